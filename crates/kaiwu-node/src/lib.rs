@@ -1,0 +1,1 @@
+//! kaiwu-node
