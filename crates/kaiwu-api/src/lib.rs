@@ -1,1 +1,14 @@
-//! kaiwu-api
+//! Kaiwu's HTTP interface: the management API (interfaces.md section 2), operations endpoints
+//! and the OpenAPI 3.1 document generated from the handlers themselves, so every served route is
+//! described and nothing described is missing.
+
+mod caller;
+mod error;
+mod json;
+mod openapi;
+mod routes;
+mod state;
+
+pub use error::{ApiError, Problem};
+pub use routes::router;
+pub use state::{ApiConfig, AppState};

@@ -26,6 +26,9 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, epoch seconds.
     pub exp: i64,
+    /// Issued at in epoch ms: a password change voids tokens issued before it, to the ms.
+    #[serde(default)]
+    pub iat_ms: i64,
 }
 
 /// The signing key.
@@ -150,6 +153,7 @@ mod tests {
             ten: "default".into(),
             iat: 0,
             exp,
+            iat_ms: 0,
         }
     }
 

@@ -12,4 +12,4 @@ pub use error::{Error, Result};
 pub use jwt::{Claims, JwtKey};
 pub use password::{hash_password, validate_password, verify_password};
 pub use perm::{Action, allowed, can_grant};
-pub use secret::{API_KEY_PREFIX, hash_secret, random_token};
+pub use secret::{API_KEY_PREFIX, random_token};

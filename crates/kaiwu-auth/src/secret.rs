@@ -1,5 +1,3 @@
-use sha2::{Digest, Sha256};
-
 /// API keys start with this, so a bearer value can be told apart from a JWT without parsing.
 pub const API_KEY_PREFIX: &str = "kwk_";
 
@@ -25,12 +23,6 @@ pub fn random_token(len: usize) -> String {
     out
 }
 
-/// Hex SHA-256 of a high-entropy secret. Device tokens and API keys are stored only as this:
-/// they are random (no dictionary to attack), so a fast hash keeps every lookup cheap.
-pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,7 +34,5 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert_ne!(a, b);
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
-        assert_eq!(hash_secret("abc").len(), 64);
-        assert_eq!(hash_secret("abc"), hash_secret("abc"));
     }
 }

@@ -82,7 +82,10 @@ mod tests {
         bus.publish(ev("t1", ObjectKind::Asset)).unwrap();
         bus.publish(ev("t2", ObjectKind::Device)).unwrap();
         assert_eq!(all.next().await.unwrap().subject, "kaiwu.t1.registry.asset");
-        assert_eq!(all.next().await.unwrap().subject, "kaiwu.t2.registry.device");
+        assert_eq!(
+            all.next().await.unwrap().subject,
+            "kaiwu.t2.registry.device"
+        );
         let m = devices.next().await.unwrap();
         let Payload::Registry(e) = &m.payload;
         assert_eq!(e.tenant, "t2");

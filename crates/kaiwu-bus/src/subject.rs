@@ -13,7 +13,9 @@ fn tokens(s: &str) -> Result<std::str::Split<'_, char>> {
     if s.is_empty() || s.len() > MAX_LEN {
         return Err(bad("must be 1 to 1024 bytes"));
     }
-    if s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+    if s.bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
         return Err(bad("must not contain whitespace or control characters"));
     }
     if s.split('.').any(str::is_empty) {

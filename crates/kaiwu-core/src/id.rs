@@ -24,41 +24,66 @@ fn err(what: &'static str, value: &str, rule: &'static str) -> IdError {
 /// `[a-z][a-z0-9_]{0,62}`: device type ids double as SQL table names.
 pub fn validate_type_id(s: &str) -> Result<(), IdError> {
     const RULE: &str = "must match [a-z][a-z0-9_]{0,62}";
-    check(s, "device type id", RULE, 63, |c| c.is_ascii_lowercase(), |c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'
-    })
+    check(
+        s,
+        "device type id",
+        RULE,
+        63,
+        |c| c.is_ascii_lowercase(),
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_',
+    )
 }
 
 /// `[a-z][a-z0-9_-]{0,62}`.
 pub fn validate_tenant_id(s: &str) -> Result<(), IdError> {
     const RULE: &str = "must match [a-z][a-z0-9_-]{0,62}";
-    check(s, "tenant id", RULE, 63, |c| c.is_ascii_lowercase(), |c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-'
-    })
+    check(
+        s,
+        "tenant id",
+        RULE,
+        63,
+        |c| c.is_ascii_lowercase(),
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-',
+    )
 }
 
 /// `[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}`, unique within a tenant.
 pub fn validate_device_id(s: &str) -> Result<(), IdError> {
     const RULE: &str = "must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,127}";
-    check(s, "device id", RULE, 128, |c| c.is_ascii_alphanumeric(), |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-')
-    })
+    check(
+        s,
+        "device id",
+        RULE,
+        128,
+        |c| c.is_ascii_alphanumeric(),
+        |c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-'),
+    )
 }
 
 /// Assets use the device id syntax.
 pub fn validate_asset_id(s: &str) -> Result<(), IdError> {
     const RULE: &str = "must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,127}";
-    check(s, "asset id", RULE, 128, |c| c.is_ascii_alphanumeric(), |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-')
-    })
+    check(
+        s,
+        "asset id",
+        RULE,
+        128,
+        |c| c.is_ascii_alphanumeric(),
+        |c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-'),
+    )
 }
 
 /// `[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}`, unique platform-wide (login names carry no tenant).
 pub fn validate_username(s: &str) -> Result<(), IdError> {
     const RULE: &str = "must match [A-Za-z0-9][A-Za-z0-9_.@-]{0,63}";
-    check(s, "username", RULE, 64, |c| c.is_ascii_alphanumeric(), |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'@' | b'-')
-    })
+    check(
+        s,
+        "username",
+        RULE,
+        64,
+        |c| c.is_ascii_alphanumeric(),
+        |c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'@' | b'-'),
+    )
 }
 
 fn check(

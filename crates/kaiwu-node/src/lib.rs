@@ -1,1 +1,17 @@
-//! kaiwu-node
+//! Composition root: builds Kaiwu's services from configuration and runs them. The binary only
+//! parses its command line and calls into here.
+
+mod admin;
+mod bootstrap;
+mod config;
+mod datadir;
+mod demo;
+mod error;
+mod listen;
+mod mqtt_placeholder;
+mod serve;
+
+pub use admin::{create_user, reset_password};
+pub use config::{Config, HttpConfig, LogFormat, MqttConfig, MqttsConfig, Overrides};
+pub use error::{Error, Result};
+pub use serve::{Mode, init_logging, serve};

@@ -1,0 +1,44 @@
+use utoipa::Modify;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+/// Document-level parts: info, tags and the bearer security scheme. Paths and schemas come from
+/// the handlers registered in `routes`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Kaiwu management API",
+        description = "Management API of the Kaiwu industrial internet platform. Errors are \
+                       application/problem+json (RFC 9457).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    tags(
+        (name = "ops", description = "Health, readiness, metrics and this document"),
+        (name = "auth", description = "Login and the caller's own account"),
+        (name = "tenants", description = "Tenants (platform admins only)"),
+        (name = "users", description = "Users of the caller's tenant"),
+        (name = "api-keys", description = "API keys"),
+        (name = "device-types", description = "Thing models and their W3C WoT Thing Descriptions"),
+        (name = "assets", description = "ISA-95 asset tree"),
+        (name = "devices", description = "Devices and their credentials")
+    )
+)]
+pub(crate) struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or kwk_ API key")
+                    .build(),
+            ),
+        );
+    }
+}

@@ -1,0 +1,78 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use kaiwu_auth::JwtKey;
+use kaiwu_registry::Registry;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::ApiError;
+
+/// Tunables of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Lifetime of login tokens, seconds.
+    pub token_ttl_secs: i64,
+}
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) jwt: JwtKey,
+    pub(crate) config: ApiConfig,
+    pub(crate) metrics: Option<PrometheusHandle>,
+    pub(crate) ready: AtomicBool,
+    pub(crate) openapi: std::sync::OnceLock<String>,
+}
+
+impl AppState {
+    /// State over an open registry and the install's signing key.
+    pub fn new(
+        registry: Arc<Registry>,
+        jwt: JwtKey,
+        config: ApiConfig,
+        metrics: Option<PrometheusHandle>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                jwt,
+                config,
+                metrics,
+                ready: AtomicBool::new(false),
+                openapi: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Mark the node ready (`/readyz` answers 200) or draining (503).
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    /// Run a registry call on the blocking pool: SQLite and argon2 must not stall the runtime.
+    pub(crate) async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
+    {
+        let reg = self.inner.registry.clone();
+        tokio::task::spawn_blocking(move || f(&reg))
+            .await
+            .map_err(|e| ApiError::internal(format!("registry task failed: {e}")))?
+    }
+}

@@ -1,0 +1,221 @@
+//! Node configuration: defaults < TOML file < `KAIWU_*` environment < command-line flags.
+//! Unknown keys are an error at every layer, so a typo never silently falls back to a default.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// Sections whose keys appear in the environment as `KAIWU_<SECTION>_<KEY>`.
+const SECTIONS: &[&str] = &["http", "mqtt", "mqtts"];
+/// `KAIWU_*` variables that are not configuration keys.
+const NOT_KEYS: &[&str] = &["admin_password", "config"];
+
+/// The whole node configuration (`config/kaiwu.example.toml` documents every key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the node keeps everything it stores.
+    pub data_dir: PathBuf,
+    /// Log filter in `tracing` syntax, e.g. `info` or `info,kaiwu_api=debug`.
+    pub log: String,
+    /// `text` or `json` log lines on stderr.
+    pub log_format: LogFormat,
+    /// HTTP listener and API limits.
+    pub http: HttpConfig,
+    /// Plain MQTT listener.
+    pub mqtt: MqttConfig,
+    /// MQTT over TLS listener (off unless an address is set).
+    pub mqtts: MqttsConfig,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address; port 0 picks a free port.
+    pub addr: String,
+    /// Largest accepted request body, bytes.
+    pub max_body_bytes: usize,
+    /// Lifetime of login tokens, seconds.
+    pub token_ttl_secs: i64,
+}
+
+/// `[mqtt]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// Listen address; port 0 picks a free port.
+    pub addr: String,
+}
+
+/// `[mqtts]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttsConfig {
+    /// Listen address; unset means no TLS listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./kaiwu-data"),
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            http: HttpConfig::default(),
+            mqtt: MqttConfig::default(),
+            mqtts: MqttsConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            addr: "[::]:8080".into(),
+            max_body_bytes: 1 << 20,
+            token_ttl_secs: 12 * 3600,
+        }
+    }
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            addr: "[::]:1883".into(),
+        }
+    }
+}
+
+/// Values given on the command line; they override every other layer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--http`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_addr: Option<String>,
+    /// `--mqtt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mqtt_addr: Option<String>,
+    /// `--mqtts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mqtts_addr: Option<String>,
+}
+
+/// Map `KAIWU_HTTP_ADDR` (already stripped and lowercased to `http_addr`) onto `http.addr`.
+fn env_key(k: &str) -> String {
+    for s in SECTIONS {
+        if let Some(rest) = k.strip_prefix(s).and_then(|r| r.strip_prefix('_')) {
+            return format!("{s}.{rest}");
+        }
+    }
+    k.to_owned()
+}
+
+impl Config {
+    /// Load and check the layered configuration.
+    pub fn load(file: Option<&Path>, flags: &Overrides) -> Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.is_file() {
+                return Err(Error::Config(format!(
+                    "config file {} does not exist",
+                    f.display()
+                )));
+            }
+            fig = fig.merge(Toml::file_exact(f));
+        }
+        let env = Env::prefixed("KAIWU_")
+            .ignore(NOT_KEYS)
+            .map(|k| env_key(k.as_str()).into());
+        fig = fig.merge(env);
+        let mut flat = serde_json::Map::new();
+        if let Some(d) = &flags.data_dir {
+            flat.insert("data_dir".into(), d.display().to_string().into());
+        }
+        for (section, v) in [
+            ("http", &flags.http_addr),
+            ("mqtt", &flags.mqtt_addr),
+            ("mqtts", &flags.mqtts_addr),
+        ] {
+            if let Some(v) = v {
+                flat.insert(section.into(), serde_json::json!({ "addr": v }));
+            }
+        }
+        fig = fig.merge(Serialized::defaults(serde_json::Value::Object(flat)));
+        let cfg: Config = fig.extract().map_err(|e| {
+            let msgs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            Error::Config(msgs.join("; "))
+        })?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<()> {
+        self.http_addr()?;
+        self.mqtt_addr()?;
+        self.mqtts_addr()?;
+        if self.http.max_body_bytes < 1024 {
+            return Err(Error::Config(
+                "http.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if !(60..=30 * 24 * 3600).contains(&self.http.token_ttl_secs) {
+            return Err(Error::Config(
+                "http.token_ttl_secs must be 60 to 2592000".into(),
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| Error::Config(format!("log filter `{}`: {e}", self.log)))?;
+        Ok(())
+    }
+
+    /// The HTTP listen address.
+    pub fn http_addr(&self) -> Result<SocketAddr> {
+        parse_addr("http.addr", &self.http.addr)
+    }
+
+    /// The MQTT listen address.
+    pub fn mqtt_addr(&self) -> Result<SocketAddr> {
+        parse_addr("mqtt.addr", &self.mqtt.addr)
+    }
+
+    /// The MQTT/TLS listen address, if configured.
+    pub fn mqtts_addr(&self) -> Result<Option<SocketAddr>> {
+        self.mqtts
+            .addr
+            .as_deref()
+            .map(|a| parse_addr("mqtts.addr", a))
+            .transpose()
+    }
+}
+
+fn parse_addr(key: &str, v: &str) -> Result<SocketAddr> {
+    v.parse().map_err(|_| {
+        Error::Config(format!(
+            "{key} `{v}` is not a socket address (expected e.g. [::]:8080 or 127.0.0.1:8080)"
+        ))
+    })
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,196 @@
+//! `kaiwu serve` and `kaiwu demo`: open the data dir, bootstrap, bind, announce, serve until
+//! SIGINT/SIGTERM, then drain and stop.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kaiwu_api::{ApiConfig, AppState};
+use kaiwu_auth::JwtKey;
+use kaiwu_bus::{Bus, MemoryBus};
+use kaiwu_registry::Registry;
+use metrics_exporter_prometheus::PrometheusBuilder;
+use tokio::net::TcpListener;
+
+use crate::config::{HttpConfig, MqttConfig};
+use crate::datadir::DataDir;
+use crate::{Config, Error, LogFormat, Result, bootstrap, demo, listen, mqtt_placeholder};
+
+/// What to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The platform.
+    Serve,
+    /// The platform with demo content.
+    Demo,
+}
+
+/// Install the global log subscriber (stderr; stdout carries only the announcements).
+pub fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match cfg.log_format {
+        LogFormat::Text => b.try_init(),
+        LogFormat::Json => b.json().try_init(),
+    };
+}
+
+/// Run a node until it is told to stop.
+pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
+    let dir = DataDir::open(&cfg.data_dir)?;
+    let metrics = PrometheusBuilder::new().install_recorder().ok();
+    metrics::gauge!("kaiwu_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+    let reg = Arc::new(Registry::open(&dir.registry_db(), bus.clone())?);
+    let env_pw = std::env::var("KAIWU_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let first = bootstrap::first_start(&reg, env_pw)?;
+    let seeded = match mode {
+        Mode::Demo => Some(demo::seed(&reg)?),
+        Mode::Serve => None,
+    };
+    let jwt = JwtKey::load_or_create(&dir.jwt_key())?;
+
+    let demo = mode == Mode::Demo;
+    let http = bind_default(
+        demo,
+        "http",
+        cfg.http_addr()?,
+        cfg.http.addr == HttpConfig::default().addr,
+    )?;
+    let mqtt = bind_default(
+        demo,
+        "mqtt",
+        cfg.mqtt_addr()?,
+        cfg.mqtt.addr == MqttConfig::default().addr,
+    )?;
+    let http_addr = local(&http)?;
+    let mqtt_addr = local(&mqtt)?;
+
+    let api = ApiConfig {
+        max_body_bytes: cfg.http.max_body_bytes,
+        token_ttl_secs: cfg.http.token_ttl_secs,
+    };
+    let state = AppState::new(reg.clone(), jwt, api, metrics);
+    let app = kaiwu_api::router(state.clone());
+    let endpoints =
+        serde_json::json!({"http": http_addr.to_string(), "mqtt": mqtt_addr.to_string()});
+    dir.write_atomic(&dir.endpoints(), endpoints.to_string().as_bytes())?;
+
+    if let Some(f) = &first {
+        announce_first_start(f);
+    }
+    state.set_ready(true);
+    announce(&format!("kaiwu ready http={http_addr} mqtt={mqtt_addr}"));
+    if let Some(s) = seeded {
+        announce_demo(&s, http_addr, first.as_ref());
+    }
+    tracing::info!(%http_addr, %mqtt_addr, data_dir = %dir.path().display(), "node ready");
+
+    let mqtt_task = tokio::spawn(mqtt_placeholder::run(mqtt));
+    let drain = state.clone();
+    axum::serve(http, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            drain.set_ready(false);
+            tracing::info!("shutting down: draining requests");
+        })
+        .await
+        .map_err(|e| Error::Io {
+            what: "http server".into(),
+            source: e,
+        })?;
+    mqtt_task.abort();
+    let _ = std::fs::remove_file(dir.endpoints());
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Bind; in demo mode a busy default port falls back to a free one (the point of the demo is
+/// to start, even where another broker already holds 1883).
+fn bind_default(
+    demo: bool,
+    what: &'static str,
+    addr: SocketAddr,
+    is_default: bool,
+) -> Result<TcpListener> {
+    match listen::bind(what, addr) {
+        Err(Error::Listen { source, .. })
+            if demo && is_default && source.kind() == std::io::ErrorKind::AddrInUse =>
+        {
+            let mut any = addr;
+            any.set_port(0);
+            tracing::warn!(%addr, "default {what} port busy; demo uses a free port instead");
+            listen::bind(what, any)
+        }
+        r => r,
+    }
+}
+
+fn local(l: &TcpListener) -> Result<SocketAddr> {
+    l.local_addr().map_err(|e| Error::Io {
+        what: "reading bound address".into(),
+        source: e,
+    })
+}
+
+fn announce(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn announce_first_start(f: &bootstrap::FirstStart) {
+    match &f.generated_password {
+        Some(pw) => announce(&format!(
+            "first start: created tenant `default` and user `admin` with password {pw} (shown only now; set KAIWU_ADMIN_PASSWORD to choose it)"
+        )),
+        None => announce(
+            "first start: created tenant `default` and user `admin` with the password from KAIWU_ADMIN_PASSWORD",
+        ),
+    }
+}
+
+fn announce_demo(s: &demo::Seeded, http: SocketAddr, first: Option<&bootstrap::FirstStart>) {
+    let host = match http.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv6() => format!("[::1]:{}", http.port()),
+        ip if ip.is_unspecified() => format!("127.0.0.1:{}", http.port()),
+        _ => http.to_string(),
+    };
+    let login = match first.and_then(|f| f.generated_password.as_deref()) {
+        Some(pw) => format!("user admin, password {pw}"),
+        None => "user admin with the password you set (forgot it? stop and run `kaiwu admin reset-password --username admin`)".into(),
+    };
+    announce(&format!(
+        "demo: {} device types, {} assets, {} devices in tenant `default`\n\
+         api: http://{host}/api (OpenAPI document: http://{host}/api/openapi.json)\n\
+         login: {login}\n\
+         try: curl -s -X POST http://{host}/api/auth/login -H 'content-type: application/json' -d '{{\"username\":\"admin\",\"password\":\"...\"}}'",
+        s.types, s.assets, s.devices
+    ));
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
