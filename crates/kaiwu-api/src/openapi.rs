@@ -42,3 +42,33 @@ impl Modify for BearerAuth {
         );
     }
 }
+
+/// OpenAPI requires a description on every response; where a handler gives none, use the
+/// status's reason phrase so the document stays valid without repeating it in every handler.
+pub(crate) fn fill_response_descriptions(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in api.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            for (status, resp) in op.responses.responses.iter_mut() {
+                if let RefOr::T(r) = resp
+                    && r.description.is_empty()
+                {
+                    r.description = status
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|c| axum::http::StatusCode::from_u16(c).ok())
+                        .and_then(|c| c.canonical_reason())
+                        .unwrap_or("Response")
+                        .to_owned();
+                }
+            }
+        }
+    }
+}

@@ -122,12 +122,13 @@ pub struct Overrides {
 
 /// Map `KAIWU_HTTP_ADDR` (already stripped and lowercased to `http_addr`) onto `http.addr`.
 fn env_key(k: &str) -> String {
+    let k = k.to_ascii_lowercase();
     for s in SECTIONS {
         if let Some(rest) = k.strip_prefix(s).and_then(|r| r.strip_prefix('_')) {
             return format!("{s}.{rest}");
         }
     }
-    k.to_owned()
+    k
 }
 
 impl Config {

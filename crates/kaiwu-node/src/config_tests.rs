@@ -35,6 +35,11 @@ fn env_keys_map_to_sections() {
     assert_eq!(env_key("mqtt_addr"), "mqtt.addr");
     assert_eq!(env_key("data_dir"), "data_dir");
     assert_eq!(env_key("log"), "log");
+    assert_eq!(
+        env_key("HTTP_ADDR"),
+        "http.addr",
+        "figment hands over the original case"
+    );
 }
 
 #[test]

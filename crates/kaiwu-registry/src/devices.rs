@@ -151,15 +151,13 @@ impl Registry {
                 "device type `{device_type}` does not exist"
             )));
         }
-        if let Some(a) = asset {
-            if !exists(
-                "SELECT EXISTS(SELECT 1 FROM assets WHERE tenant = ?1 AND id = ?2)",
-                a,
-            )? {
-                return Err(Error::Invalid(format!("asset `{a}` does not exist")));
+        let asset_sql = "SELECT EXISTS(SELECT 1 FROM assets WHERE tenant = ?1 AND id = ?2)";
+        match asset {
+            Some(a) if !exists(asset_sql, a)? => {
+                Err(Error::Invalid(format!("asset `{a}` does not exist")))
             }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Create a device with its access token (stored only as a hash).

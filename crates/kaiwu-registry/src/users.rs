@@ -188,17 +188,19 @@ impl Registry {
         let clearance = p.clearance.unwrap_or(cur.clearance);
         check_user(&roles, clearance)?;
         let now = now_ms();
-        let conn = self.conn();
-        conn.execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
             "UPDATE users SET roles = ?2, clearance = ?3, disabled = ?4, updated_ms = ?5 WHERE username = ?1",
             params![username, json_list(&roles), clearance, p.disabled.unwrap_or(cur.disabled), now],
         )?;
         if let Some(h) = p.password_hash {
-            conn.execute(
+            tx.execute(
                 "UPDATE users SET password_hash = ?2, tokens_after_ms = ?3 WHERE username = ?1",
                 params![username, h, now],
             )?;
         }
+        tx.commit()?;
         drop(conn);
         self.emit(&cur.tenant, ObjectKind::User, username, Op::Updated, None);
         self.user(None, username)

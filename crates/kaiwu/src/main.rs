@@ -101,7 +101,8 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("kaiwu: error: {e:#}");
+            // Library errors already name their cause; one line is the contract.
+            eprintln!("kaiwu: error: {e}");
             ExitCode::FAILURE
         }
     }

@@ -55,6 +55,7 @@ async fn create_type(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ImportParams {
     /// Document format; only `wot` (W3C WoT Thing Description 1.0/1.1).
@@ -109,6 +110,7 @@ async fn get_type(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PutParams {
     /// Allow removing properties that already have stored data.

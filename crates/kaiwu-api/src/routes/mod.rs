@@ -35,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .merge(devices::routes())
         .split_for_parts();
+    let mut api = api;
+    crate::openapi::fill_response_descriptions(&mut api);
     let doc = api.to_json().unwrap_or_else(|_| "{}".into());
     let _ = state.inner.openapi.set(doc);
     let limit = state.inner.config.max_body_bytes;

@@ -36,6 +36,7 @@ pub(crate) struct TenantPatch {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteParams {
     /// Delete everything the tenant holds.
