@@ -4,7 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 
-use kaiwu_auth::{API_KEY_PREFIX, Action, allowed};
+use kaiwu_auth::{API_KEY_PREFIX, Action, allowed, covers};
 use kaiwu_core::{Role, now_ms};
 
 use crate::{ApiError, AppState};
@@ -74,7 +74,7 @@ impl FromRequestParts<AppState> for Caller {
                         .roles
                         .iter()
                         .copied()
-                        .filter(|r| user.roles.contains(r))
+                        .filter(|r| covers(&user.roles, *r))
                         .collect();
                     return Ok(Caller {
                         username: user.username,

@@ -163,16 +163,14 @@ impl From<kaiwu_registry::Error> for ApiError {
 
 impl From<kaiwu_model::Error> for ApiError {
     fn from(e: kaiwu_model::Error) -> Self {
-        let errors = match &e {
-            kaiwu_model::Error::Invalid(v) => v
-                .iter()
-                .map(|v| FieldError {
-                    path: v.path.clone(),
-                    message: v.message.clone(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        let errors = e
+            .violations()
+            .into_iter()
+            .map(|v| FieldError {
+                path: v.path,
+                message: v.message,
+            })
+            .collect();
         Self::from_kind(e.kind(), e.to_string()).with_errors(errors)
     }
 }

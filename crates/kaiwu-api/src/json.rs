@@ -50,8 +50,17 @@ async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
     })
 }
 
+/// Syntax is checked on its own first, so a truncated body is a 400 even when the streaming
+/// parse would meet a shape error (say, an unknown first key) before the truncation.
+pub(crate) fn check_syntax(bytes: &[u8]) -> Result<(), ApiError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map(|_| ())
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))
+}
+
 /// Parse JSON with the path of the first offending value.
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    check_syntax(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let v = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -80,7 +89,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 impl<S: Send + Sync> FromRequest<S> for RawJson {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        json_bytes(req, state).await.map(RawJson)
+        let bytes = json_bytes(req, state).await?;
+        check_syntax(&bytes)?;
+        Ok(RawJson(bytes))
     }
 }
 

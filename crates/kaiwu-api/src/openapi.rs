@@ -43,8 +43,9 @@ impl Modify for BearerAuth {
     }
 }
 
-/// OpenAPI requires a description on every response; where a handler gives none, use the
-/// status's reason phrase so the document stays valid without repeating it in every handler.
+/// Finish the generated responses in one place instead of repeating it in every handler: error
+/// bodies are `application/problem+json`, and every response gets the description OpenAPI
+/// requires (the status's reason phrase where a handler gives none).
 pub(crate) fn fill_response_descriptions(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::RefOr;
     for item in api.paths.paths.values_mut() {
@@ -57,6 +58,13 @@ pub(crate) fn fill_response_descriptions(api: &mut utoipa::openapi::OpenApi) {
         ];
         for op in ops.into_iter().flatten() {
             for (status, resp) in op.responses.responses.iter_mut() {
+                let is_error = status.starts_with('4') || status.starts_with('5');
+                if let RefOr::T(r) = resp
+                    && is_error
+                    && let Some(c) = r.content.shift_remove("application/json")
+                {
+                    r.content.insert("application/problem+json".to_owned(), c);
+                }
                 if let RefOr::T(r) = resp
                     && r.description.is_empty()
                 {

@@ -11,5 +11,5 @@ mod secret;
 pub use error::{Error, Result};
 pub use jwt::{Claims, JwtKey};
 pub use password::{hash_password, validate_password, verify_password};
-pub use perm::{Action, allowed, can_grant};
+pub use perm::{Action, allowed, can_grant, covers};
 pub use secret::{API_KEY_PREFIX, random_token};

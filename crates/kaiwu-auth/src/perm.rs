@@ -37,6 +37,14 @@ fn role_allows(role: Role, action: Action) -> bool {
     }
 }
 
+/// Whether someone holding `holder` has at least the permissions of `role`. The built-in roles
+/// nest (viewer within operator within tenant admin within platform admin), so an admin may, for
+/// example, hand a dashboard a viewer-only API key.
+pub fn covers(holder: &[Role], role: Role) -> bool {
+    // `Role`'s order is most powerful first.
+    holder.iter().any(|h| *h <= role)
+}
+
 /// Whether a holder of `granter` roles may give `role` to someone: never more than one holds,
 /// and only platform admins make platform admins.
 pub fn can_grant(granter: &[Role], role: Role) -> bool {
@@ -62,6 +70,32 @@ mod tests {
         assert!(!allowed(&[Role::Viewer], Action::ReadUsers));
         assert!(allowed(&[Role::Viewer, Role::Operator], Action::Operate));
         assert!(!allowed(&[], Action::Read));
+    }
+
+    #[test]
+    fn roles_nest() {
+        // `covers` relies on the matrix being monotone in the role order; prove it.
+        let actions = [
+            Action::ManageTenants,
+            Action::ManageUsers,
+            Action::ReadUsers,
+            Action::Configure,
+            Action::Operate,
+            Action::Read,
+            Action::Own,
+        ];
+        for (i, strong) in Role::ALL.iter().enumerate() {
+            for weak in &Role::ALL[i..] {
+                for a in actions {
+                    assert!(
+                        !allowed(&[*weak], a) || allowed(&[*strong], a),
+                        "{weak} > {strong} on {a:?}"
+                    );
+                }
+            }
+        }
+        assert!(covers(&[Role::TenantAdmin], Role::Viewer));
+        assert!(!covers(&[Role::Operator], Role::TenantAdmin));
     }
 
     #[test]

@@ -58,8 +58,13 @@ pub enum Error {
         reason: String,
     },
     /// A WoT Thing Description that cannot be imported; the message names the TD path.
-    #[error("cannot import thing description: {0}")]
-    Wot(String),
+    #[error("cannot import thing description: {path}: {message}")]
+    Wot {
+        /// TD path of the offending member, e.g. `properties.temp.type`.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl Error {
@@ -68,7 +73,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Syntax { .. } => ErrorKind::BadRequest,
-            Error::Parse { .. } | Error::Invalid(_) | Error::Value { .. } | Error::Wot(_) => {
+            Error::Parse { .. } | Error::Invalid(_) | Error::Value { .. } | Error::Wot { .. } => {
                 ErrorKind::Invalid
             }
         }
@@ -79,7 +84,7 @@ impl Error {
     pub fn violations(&self) -> Vec<Violation> {
         match self {
             Error::Invalid(v) => v.clone(),
-            Error::Parse { path, message } => vec![Violation {
+            Error::Parse { path, message } | Error::Wot { path, message } => vec![Violation {
                 path: path.clone(),
                 message: message.clone(),
             }],

@@ -264,7 +264,14 @@ fn error_kinds() {
         reason: "r".into(),
     };
     assert_eq!(value.kind(), ErrorKind::Invalid);
-    assert_eq!(Error::Wot("x".into()).kind(), ErrorKind::Invalid);
+    assert_eq!(
+        Error::Wot {
+            path: "x".into(),
+            message: "y".into()
+        }
+        .kind(),
+        ErrorKind::Invalid
+    );
     assert_eq!(Error::Invalid(vec![]).kind(), ErrorKind::Invalid);
     assert!(value.violations().is_empty());
 }

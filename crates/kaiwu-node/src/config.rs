@@ -144,6 +144,7 @@ impl Config {
             }
             fig = fig.merge(Toml::file_exact(f));
         }
+        check_env_names(std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()))?;
         let env = Env::prefixed("KAIWU_")
             .ignore(NOT_KEYS)
             .map(|k| env_key(k.as_str()).into());
@@ -207,6 +208,44 @@ impl Config {
             .map(|a| parse_addr("mqtts.addr", a))
             .transpose()
     }
+}
+
+/// Every configuration key in dotted form (`http.addr`), for naming bad environment variables.
+fn known_keys() -> Vec<String> {
+    let mut full = Config::default();
+    full.mqtts.addr = Some(String::new());
+    let mut keys = Vec::new();
+    if let Ok(serde_json::Value::Object(top)) = serde_json::to_value(&full) {
+        for (k, v) in top {
+            match v {
+                serde_json::Value::Object(inner) => {
+                    keys.extend(inner.keys().map(|i| format!("{k}.{i}")));
+                }
+                _ => keys.push(k),
+            }
+        }
+    }
+    keys
+}
+
+/// Refuse a `KAIWU_*` variable that maps to no key, naming the variable itself: that is what
+/// the user has to find and fix.
+fn check_env_names(vars: impl Iterator<Item = String>) -> Result<()> {
+    let known = known_keys();
+    for var in vars {
+        let Some(rest) = var.strip_prefix("KAIWU_") else {
+            continue;
+        };
+        let key = env_key(rest);
+        if NOT_KEYS.contains(&key.as_str()) || known.contains(&key) {
+            continue;
+        }
+        return Err(Error::Config(format!(
+            "unknown environment variable {var}: no configuration key `{key}` \
+             (config/kaiwu.example.toml lists them all)"
+        )));
+    }
+    Ok(())
 }
 
 fn parse_addr(key: &str, v: &str) -> Result<SocketAddr> {

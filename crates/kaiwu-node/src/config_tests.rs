@@ -59,3 +59,20 @@ fn flags_override_and_addresses_are_checked() {
     let e = Config::load(None, &bad).unwrap_err().to_string();
     assert!(e.contains("http.addr"), "{e}");
 }
+
+#[test]
+fn unknown_env_vars_are_named() {
+    let ok = [
+        "KAIWU_HTTP_ADDR",
+        "KAIWU_DATA_DIR",
+        "KAIWU_MQTTS_ADDR",
+        "KAIWU_ADMIN_PASSWORD",
+        "PATH",
+    ];
+    check_env_names(ok.iter().map(|s| s.to_string())).unwrap();
+    let e = check_env_names(["KAIWU_HTTP_ADDRESS".to_string()].into_iter())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("KAIWU_HTTP_ADDRESS"), "{e}");
+    assert!(e.contains("http.address"), "{e}");
+}

@@ -82,6 +82,9 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
         serde_json::json!({"http": http_addr.to_string(), "mqtt": mqtt_addr.to_string()});
     dir.write_atomic(&dir.endpoints(), endpoints.to_string().as_bytes())?;
 
+    // Signal handlers exist before anyone can learn the node is ready, so a SIGTERM sent right
+    // after the ready line drains cleanly instead of killing the process.
+    let stop = shutdown_signal()?;
     if let Some(f) = &first {
         announce_first_start(f);
     }
@@ -96,7 +99,7 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
     let drain = state.clone();
     axum::serve(http, app)
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            stop.await;
             drain.set_ready(false);
             tracing::info!("shutting down: draining requests");
         })
@@ -162,36 +165,44 @@ fn announce_demo(s: &demo::Seeded, http: SocketAddr, first: Option<&bootstrap::F
         ip if ip.is_unspecified() => format!("127.0.0.1:{}", http.port()),
         _ => http.to_string(),
     };
-    let login = match first.and_then(|f| f.generated_password.as_deref()) {
+    let known = first.and_then(|f| f.generated_password.as_deref());
+    let login = match known {
         Some(pw) => format!("user admin, password {pw}"),
         None => "user admin with the password you set (forgot it? stop and run `kaiwu admin reset-password --username admin`)".into(),
     };
+    let pw = known.unwrap_or("...");
     announce(&format!(
         "demo: {} device types, {} assets, {} devices in tenant `default`\n\
          api: http://{host}/api (OpenAPI document: http://{host}/api/openapi.json)\n\
          login: {login}\n\
-         try: curl -s -X POST http://{host}/api/auth/login -H 'content-type: application/json' -d '{{\"username\":\"admin\",\"password\":\"...\"}}'",
+         try: curl -s -X POST http://{host}/api/auth/login -H 'content-type: application/json' -d '{{\"username\":\"admin\",\"password\":\"{pw}\"}}'",
         s.types, s.assets, s.devices
     ));
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+/// Register SIGINT and SIGTERM now; the returned future completes on the first of them.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    let io = |source| Error::Io {
+        what: "installing signal handlers".into(),
+        source,
     };
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).map_err(io)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(io)?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    {
+        let _ = io;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

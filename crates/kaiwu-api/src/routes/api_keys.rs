@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use kaiwu_auth::{API_KEY_PREFIX, Action, allowed, random_token};
+use kaiwu_auth::{API_KEY_PREFIX, Action, allowed, covers, random_token};
 use kaiwu_core::{Role, now_ms};
 use kaiwu_registry::{ApiKey, NewApiKey};
 
@@ -25,7 +25,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 pub(crate) struct ApiKeyCreate {
     /// Label.
     name: String,
-    /// Roles of the key; default and upper bound: the caller's roles.
+    /// Roles of the key; default: the caller's roles. Each must be within the caller's own
+    /// (a tenant admin may issue a viewer key).
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     roles: Option<Vec<Role>>,
@@ -70,9 +71,9 @@ async fn create_key(
 ) -> Result<(StatusCode, Json<ApiKeyCreated>), ApiError> {
     caller.require(Action::Own)?;
     let roles = k.roles.unwrap_or_else(|| caller.roles.clone());
-    if let Some(r) = roles.iter().find(|r| !caller.roles.contains(r)) {
+    if let Some(r) = roles.iter().find(|r| !covers(&caller.roles, **r)) {
         return Err(ApiError::forbidden(format!(
-            "an api key cannot hold the role `{r}` you do not hold"
+            "an api key cannot hold the role `{r}`: it is beyond your own roles"
         )));
     }
     if k.expires_ms.is_some_and(|e| e <= now_ms()) {

@@ -351,5 +351,8 @@ fn join(path: &str, key: &str) -> String {
 }
 
 fn wot(path: &str, message: impl std::fmt::Display) -> Error {
-    Error::Wot(format!("{path}: {message}"))
+    Error::Wot {
+        path: path.to_owned(),
+        message: message.to_string(),
+    }
 }

@@ -6,7 +6,7 @@ use crate::{Access, DataType, DeviceType, Error, Severity};
 
 fn wot_error(td: &Value) -> String {
     match DeviceType::from_wot(td, None) {
-        Err(e @ Error::Wot(_)) => {
+        Err(e @ Error::Wot { .. }) => {
             assert_eq!(e.kind(), ErrorKind::Invalid);
             e.to_string()
         }

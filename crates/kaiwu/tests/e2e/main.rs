@@ -1,0 +1,17 @@
+//! End-to-end tests: each test starts the real `kaiwu` binary on free ports with its own data
+//! dir and talks to it as a user would, over HTTP and the command line.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is how a check fails"
+)]
+
+mod admin;
+mod api;
+mod bad_input;
+mod common;
+mod config;
+mod isolation;
+mod lifecycle;
+mod openapi;
+mod roles;
