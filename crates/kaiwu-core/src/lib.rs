@@ -1,11 +1,13 @@
 //! Shared vocabulary of Kaiwu: identifiers, typed values and quality, timestamps, roles and the
 //! error kinds every layer maps onto (the HTTP layer turns them into status codes in one place).
 
+pub mod batch;
 mod error;
 mod id;
 mod role;
 mod value;
 
+pub use batch::Batch;
 pub use error::ErrorKind;
 pub use id::{
     IdError, validate_asset_id, validate_device_id, validate_tenant_id, validate_type_id,

@@ -24,6 +24,7 @@ mod error;
 mod parse;
 mod schema;
 mod slug;
+mod storage;
 mod strict;
 mod types;
 mod validate;
@@ -33,6 +34,7 @@ mod wot;
 pub use diff::{SchemaChange, diff};
 pub use error::{Error, Result, Violation};
 pub use slug::slug;
+pub use storage::{BatchBuilder, arrow_type, storage_schema};
 pub use types::{Access, CommandDef, DataType, DeviceType, EventDef, Field, Property, Severity};
 pub use validate::{
     MAX_COMMANDS, MAX_ENUM_VALUES, MAX_EVENTS, MAX_FIELDS, MAX_PROPERTIES, RESERVED_PROPERTY_IDS,
