@@ -89,6 +89,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, detail)
     }
 
+    /// What went wrong.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// The status this error answers with.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -172,6 +177,46 @@ impl From<kaiwu_model::Error> for ApiError {
             })
             .collect();
         Self::from_kind(e.kind(), e.to_string()).with_errors(errors)
+    }
+}
+
+impl From<kaiwu_ingest::Error> for ApiError {
+    fn from(e: kaiwu_ingest::Error) -> Self {
+        match e {
+            kaiwu_ingest::Error::Invalid(rows) => {
+                let detail = format!(
+                    "{} telemetry value(s) refused; nothing was stored",
+                    rows.len()
+                );
+                let errors = rows
+                    .into_iter()
+                    .map(|r| FieldError {
+                        path: r.path,
+                        message: r.message,
+                    })
+                    .collect();
+                Self::invalid(detail).with_errors(errors)
+            }
+            kaiwu_ingest::Error::Registry(r) => r.into(),
+            e => {
+                tracing::error!(error = %e, "telemetry not stored");
+                // Not acknowledged: the client may retry.
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "telemetry could not be stored durably; retry",
+                )
+            }
+        }
+    }
+}
+
+impl From<kaiwu_query::Error> for ApiError {
+    fn from(e: kaiwu_query::Error) -> Self {
+        let kind = e.kind();
+        if kind == ErrorKind::Internal {
+            tracing::error!(error = %e, "query failed");
+        }
+        Self::from_kind(kind, e.to_string())
     }
 }
 

@@ -21,7 +21,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "api-keys", description = "API keys"),
         (name = "device-types", description = "Thing models and their W3C WoT Thing Descriptions"),
         (name = "assets", description = "ISA-95 asset tree"),
-        (name = "devices", description = "Devices and their credentials")
+        (name = "devices", description = "Devices and their credentials"),
+        (name = "telemetry", description = "Writing and reading device data"),
+        (name = "query", description = "SQL over the tenant's data")
     )
 )]
 pub(crate) struct ApiDoc;

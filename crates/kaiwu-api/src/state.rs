@@ -2,7 +2,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use kaiwu_auth::JwtKey;
+use kaiwu_ingest::Ingest;
+use kaiwu_query::QueryEngine;
 use kaiwu_registry::Registry;
+use kaiwu_tsdb::Tsdb;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::ApiError;
@@ -24,6 +27,9 @@ pub struct AppState {
 
 pub(crate) struct Inner {
     pub(crate) registry: Arc<Registry>,
+    pub(crate) tsdb: Arc<Tsdb>,
+    pub(crate) ingest: Ingest,
+    pub(crate) query: Arc<QueryEngine>,
     pub(crate) jwt: JwtKey,
     pub(crate) config: ApiConfig,
     pub(crate) metrics: Option<PrometheusHandle>,
@@ -35,13 +41,18 @@ impl AppState {
     /// State over an open registry and the install's signing key.
     pub fn new(
         registry: Arc<Registry>,
+        tsdb: Arc<Tsdb>,
+        query: Arc<QueryEngine>,
         jwt: JwtKey,
         config: ApiConfig,
         metrics: Option<PrometheusHandle>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                ingest: Ingest::new(registry.clone(), tsdb.clone()),
                 registry,
+                tsdb,
+                query,
                 jwt,
                 config,
                 metrics,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::{Error, Result};
 
 /// Sections whose keys appear in the environment as `KAIWU_<SECTION>_<KEY>`.
-const SECTIONS: &[&str] = &["http", "mqtt", "mqtts"];
+const SECTIONS: &[&str] = &["http", "mqtt", "mqtts", "tsdb"];
 /// `KAIWU_*` variables that are not configuration keys.
 const NOT_KEYS: &[&str] = &["admin_password", "config"];
 
@@ -30,6 +30,50 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// MQTT over TLS listener (off unless an address is set).
     pub mqtts: MqttsConfig,
+    /// Time-series storage.
+    pub tsdb: TsdbConfig,
+}
+
+/// `[tsdb]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TsdbConfig {
+    /// `fsync` (acknowledge after fsync) or `interval:<ms>` (acknowledge once written to the
+    /// OS, fsync at least every <ms>: survives a process crash, may lose that much on power loss).
+    pub durability: String,
+    /// Flush memory to Parquet at this many rows ...
+    pub flush_rows: usize,
+    /// ... or when the oldest row in memory is this old (seconds).
+    pub flush_interval_secs: u64,
+    /// Width of a time partition in hours.
+    pub partition_hours: u64,
+}
+
+impl Default for TsdbConfig {
+    fn default() -> Self {
+        Self {
+            durability: "fsync".into(),
+            flush_rows: 500_000,
+            flush_interval_secs: 60,
+            partition_hours: 24,
+        }
+    }
+}
+
+impl TsdbConfig {
+    /// Engine options.
+    pub fn options(&self) -> Result<kaiwu_tsdb::TsdbOptions> {
+        let durability = self
+            .durability
+            .parse()
+            .map_err(|e| Error::Config(format!("tsdb.durability: {e}")))?;
+        Ok(kaiwu_tsdb::TsdbOptions {
+            durability,
+            flush_rows: self.flush_rows,
+            flush_interval: std::time::Duration::from_secs(self.flush_interval_secs),
+            window: std::time::Duration::from_secs(self.partition_hours * 3600),
+        })
+    }
 }
 
 /// Log line format.
@@ -81,6 +125,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             mqtt: MqttConfig::default(),
             mqtts: MqttsConfig::default(),
+            tsdb: TsdbConfig::default(),
         }
     }
 }
@@ -183,6 +228,17 @@ impl Config {
         if !(60..=30 * 24 * 3600).contains(&self.http.token_ttl_secs) {
             return Err(Error::Config(
                 "http.token_ttl_secs must be 60 to 2592000".into(),
+            ));
+        }
+        self.tsdb.options()?;
+        if self.tsdb.flush_rows == 0 || self.tsdb.flush_interval_secs == 0 {
+            return Err(Error::Config(
+                "tsdb.flush_rows and tsdb.flush_interval_secs must be positive".into(),
+            ));
+        }
+        if !(1..=24 * 366).contains(&self.tsdb.partition_hours) {
+            return Err(Error::Config(
+                "tsdb.partition_hours must be 1 to 8784".into(),
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log)

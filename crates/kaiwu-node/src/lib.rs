@@ -3,6 +3,7 @@
 
 mod admin;
 mod bootstrap;
+mod catalog;
 mod config;
 mod datadir;
 mod demo;
@@ -12,6 +13,6 @@ mod mqtt_placeholder;
 mod serve;
 
 pub use admin::{create_user, reset_password};
-pub use config::{Config, HttpConfig, LogFormat, MqttConfig, MqttsConfig, Overrides};
+pub use config::{Config, HttpConfig, LogFormat, MqttConfig, MqttsConfig, Overrides, TsdbConfig};
 pub use error::{Error, Result};
 pub use serve::{Mode, init_logging, serve};

@@ -9,6 +9,7 @@ use kaiwu_api::{ApiConfig, AppState};
 use kaiwu_auth::JwtKey;
 use kaiwu_bus::{Bus, MemoryBus};
 use kaiwu_registry::Registry;
+use kaiwu_tsdb::Tsdb;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::net::TcpListener;
 
@@ -55,6 +56,7 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
         Mode::Serve => None,
     };
     let jwt = JwtKey::load_or_create(&dir.jwt_key())?;
+    let tsdb = open_tsdb(&dir, &cfg).await?;
 
     let demo = mode == Mode::Demo;
     let http = bind_default(
@@ -76,7 +78,20 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
         max_body_bytes: cfg.http.max_body_bytes,
         token_ttl_secs: cfg.http.token_ttl_secs,
     };
-    let state = AppState::new(reg.clone(), jwt, api, metrics);
+    let catalog = Arc::new(crate::catalog::NodeCatalog {
+        registry: reg.clone(),
+        tsdb: tsdb.clone(),
+    });
+    let query = kaiwu_query::QueryEngine::new(catalog, kaiwu_query::QueryLimits::default())
+        .map_err(|e| Error::Config(format!("query engine: {e}")))?;
+    let state = AppState::new(
+        reg.clone(),
+        tsdb.clone(),
+        Arc::new(query),
+        jwt,
+        api,
+        metrics,
+    );
     let app = kaiwu_api::router(state.clone());
     let endpoints =
         serde_json::json!({"http": http_addr.to_string(), "mqtt": mqtt_addr.to_string()});
@@ -96,6 +111,8 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
     tracing::info!(%http_addr, %mqtt_addr, data_dir = %dir.path().display(), "node ready");
 
     let mqtt_task = tokio::spawn(mqtt_placeholder::run(mqtt));
+    let flusher = tokio::spawn(flush_loop(tsdb.clone()));
+    let retention = tokio::spawn(retention_loop(reg.clone(), tsdb.clone()));
     let drain = state.clone();
     axum::serve(http, app)
         .with_graceful_shutdown(async move {
@@ -109,9 +126,78 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
             source: e,
         })?;
     mqtt_task.abort();
+    flusher.abort();
+    retention.abort();
+    drop(state);
+    // Leave the WAL short for the next start; a failure here loses nothing (the WAL has it all).
+    if let Err(e) = tsdb.flush().await {
+        tracing::warn!(error = %e, "final flush failed; data stays in the write-ahead log");
+    }
     let _ = std::fs::remove_file(dir.endpoints());
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn open_tsdb(dir: &DataDir, cfg: &Config) -> Result<Arc<Tsdb>> {
+    let opts = cfg.tsdb.options()?;
+    let path = dir.path().to_owned();
+    let (db, report) = tokio::task::spawn_blocking(move || Tsdb::open(&path, opts))
+        .await
+        .map_err(|e| Error::Config(format!("storage recovery task failed: {e}")))?
+        .map_err(|e| Error::DataDir {
+            path: dir.path().display().to_string(),
+            reason: format!("time-series storage: {e}"),
+        })?;
+    tracing::info!(
+        replayed = report.replayed,
+        segments = report.segments,
+        orphans_removed = report.orphans_removed,
+        torn_wal_bytes = report.torn_wal_bytes,
+        "time-series storage opened"
+    );
+    for q in &report.quarantined {
+        tracing::error!(path = %q.display(), "damaged storage file quarantined; its data is not served");
+    }
+    Ok(Arc::new(db))
+}
+
+/// Flush memory to Parquet when it is due; errors are logged and retried (the WAL keeps all).
+async fn flush_loop(tsdb: Arc<Tsdb>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if tsdb.flush_due()
+            && let Err(e) = tsdb.flush().await
+        {
+            tracing::error!(error = %e, "flush failed; will retry");
+        }
+    }
+}
+
+/// Apply every tenant's retention policy once a minute.
+async fn retention_loop(reg: Arc<Registry>, tsdb: Arc<Tsdb>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let r = reg.clone();
+        let policies = match tokio::task::spawn_blocking(move || r.all_retention()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "retention policies unreadable");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let keep = |tenant: &str, ty: &str| {
+            policies
+                .get(tenant)
+                .and_then(|p| p.days_for(ty))
+                .map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400))
+        };
+        if let Err(e) = tsdb.enforce_retention(kaiwu_core::now_ms(), keep).await {
+            tracing::error!(error = %e, "retention failed; will retry");
+        }
+    }
 }
 
 /// Bind; in demo mode a busy default port falls back to a free one (the point of the demo is

@@ -13,6 +13,7 @@ mod device_types;
 mod devices;
 mod error;
 mod migrate;
+mod retention;
 mod tenants;
 mod users;
 
@@ -21,6 +22,7 @@ pub use assets::{Asset, AssetKind, AssetPatch, NewAsset};
 pub use db::{Registry, hash_secret};
 pub use devices::{Device, DeviceFilter, DevicePatch, NewDevice};
 pub use error::{Error, Result};
+pub use retention::RetentionPolicy;
 pub use tenants::Tenant;
 pub use users::{NewUser, User, UserCredentials, UserPatch};
 

@@ -90,6 +90,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX devices_by_type ON devices(tenant, type);
     CREATE INDEX devices_by_asset ON devices(tenant, asset);
     "#,
+    // 2: retention policies; type_id '' is the tenant default
+    r#"
+    CREATE TABLE retention (
+        tenant TEXT NOT NULL REFERENCES tenants(id),
+        type_id TEXT NOT NULL,
+        keep_days INTEGER NOT NULL,
+        PRIMARY KEY (tenant, type_id)
+    );
+    "#,
 ];
 
 /// Bring the database up to the latest schema.

@@ -20,6 +20,7 @@ pub struct Tenant {
 
 /// Tables holding tenant data, child tables first, for a forced delete.
 const TENANT_TABLES: &[&str] = &[
+    "retention",
     "api_keys",
     "users",
     "devices",

@@ -272,3 +272,40 @@ fn survives_reopen() {
     assert_eq!(r.devices("a", &f).unwrap().len(), 5);
     assert_eq!(r.count_devices("a", &DeviceFilter::default()).unwrap(), 50);
 }
+
+#[test]
+fn retention_policies() {
+    let (r, _) = reg();
+    r.create_device_type("a", mill("")).unwrap();
+    assert_eq!(r.retention("a").unwrap(), RetentionPolicy::default());
+    let p = RetentionPolicy {
+        default_days: Some(30),
+        device_types: BTreeMap::from([("cnc_mill".to_string(), 7)]),
+    };
+    assert_eq!(r.set_retention("a", &p).unwrap(), p);
+    assert_eq!(p.days_for("cnc_mill"), Some(7));
+    assert_eq!(p.days_for("other"), Some(30));
+    let bad = RetentionPolicy {
+        default_days: Some(0),
+        ..Default::default()
+    };
+    assert_eq!(
+        r.set_retention("a", &bad).unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    let ghost = RetentionPolicy {
+        device_types: BTreeMap::from([("ghost".to_string(), 1)]),
+        ..Default::default()
+    };
+    assert_eq!(
+        r.set_retention("a", &ghost).unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        r.retention("a").unwrap(),
+        p,
+        "a refused change leaves the policy as it was"
+    );
+    assert_eq!(r.retention("b").unwrap(), RetentionPolicy::default());
+    assert_eq!(r.all_retention().unwrap().len(), 1);
+}

@@ -1,6 +1,23 @@
 //! Kaiwu's time-series engine: WAL -> in-memory columnar buffer -> Parquet segments per tenant,
-//! device type and time window, with a latest-value cache.
+//! device type and time window, with a latest-value cache. See `engine.rs` for the recovery
+//! invariant.
 
+mod codec;
+mod engine;
+mod error;
+mod latest;
+mod memtable;
+mod options;
+mod segment;
 mod snapshot;
 
+pub use engine::{FlushStats, OpenReport, Tsdb};
+pub use error::{Error, Result};
+pub use latest::LatestValue;
+pub use options::{Durability, TsdbOptions};
 pub use snapshot::{SegmentFile, TableSnapshot, TimeRange};
+
+#[cfg(test)]
+mod test_util;
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,8 @@ mod assets;
 mod device_types;
 mod devices;
 mod ops;
+mod query;
+mod telemetry;
 mod tenants;
 mod users;
 
@@ -34,6 +36,8 @@ pub fn router(state: AppState) -> Router {
         .merge(device_types::routes())
         .merge(assets::routes())
         .merge(devices::routes())
+        .merge(telemetry::routes())
+        .merge(query::routes())
         .split_for_parts();
     let mut api = api;
     crate::openapi::fill_response_descriptions(&mut api);

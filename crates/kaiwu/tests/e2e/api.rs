@@ -50,6 +50,12 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/devices/{id}"),
     ("DELETE", "/api/devices/{id}"),
     ("POST", "/api/devices/{id}/credentials"),
+    ("POST", "/api/telemetry"),
+    ("GET", "/api/devices/{id}/latest"),
+    ("GET", "/api/devices/{id}/telemetry"),
+    ("POST", "/api/query"),
+    ("GET", "/api/retention"),
+    ("PUT", "/api/retention"),
 ];
 
 /// Whether a concrete path (query ignored) matches a template such as `/api/devices/{id}`.
@@ -116,6 +122,22 @@ impl Api {
     pub(crate) fn bearer(&self, token: &str) -> Api {
         Api {
             token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// The same caller, asking for another representation (`Accept`).
+    pub(crate) fn client_with_accept(&self, accept: &str) -> Api {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::ACCEPT, accept.parse().unwrap());
+        let client = Client::builder()
+            .no_proxy()
+            .timeout(PATIENCE)
+            .default_headers(h)
+            .build()
+            .unwrap();
+        Api {
+            client,
             ..self.clone()
         }
     }

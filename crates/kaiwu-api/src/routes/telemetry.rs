@@ -1,0 +1,187 @@
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use kaiwu_auth::Action;
+use kaiwu_ingest::Row;
+use kaiwu_model::DataType;
+use kaiwu_registry::RetentionPolicy;
+
+use super::Problem;
+use crate::caller::Caller;
+use crate::error::FieldError;
+use crate::json::{Body, parse};
+use crate::{ApiError, AppState};
+
+/// Rows one request may carry (the body limit bounds it too).
+const MAX_ROWS: usize = 100_000;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_telemetry))
+        .routes(routes!(latest))
+        .routes(routes!(get_retention, put_retention))
+}
+
+/// The tenant's retention policy (days of time-series data kept; absent: forever).
+#[utoipa::path(get, path = "/api/retention", tag = "telemetry", security(("bearer" = [])),
+    responses((status = 200, body = RetentionPolicy), (status = 401, body = Problem)))]
+async fn get_retention(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> Result<Json<RetentionPolicy>, ApiError> {
+    caller.require(Action::Read)?;
+    s.db(move |r| Ok(Json(r.retention(&caller.tenant)?))).await
+}
+
+/// Replace the tenant's retention policy. Expired data goes by whole time partitions, within a
+/// minute of a partition passing its horizon.
+#[utoipa::path(put, path = "/api/retention", tag = "telemetry", request_body = RetentionPolicy, security(("bearer" = [])),
+    responses((status = 200, body = RetentionPolicy), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn put_retention(
+    State(s): State<AppState>,
+    caller: Caller,
+    Body(p): Body<RetentionPolicy>,
+) -> Result<Json<RetentionPolicy>, ApiError> {
+    caller.require(Action::Configure)?;
+    s.db(move |r| Ok(Json(r.set_retention(&caller.tenant, &p)?)))
+        .await
+}
+
+/// One row of `POST /api/telemetry`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TelemetryRow {
+    /// Device id in the caller's tenant.
+    device: String,
+    /// Epoch ms; default: time of arrival.
+    #[serde(default)]
+    ts: Option<i64>,
+    /// Values by property id.
+    #[schema(value_type = Object)]
+    values: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct TelemetryAccepted {
+    /// Rows stored (durably, as configured).
+    accepted: usize,
+    /// Property values stored.
+    points: usize,
+    /// Values stored with quality `uncertain` (outside their declared range).
+    uncertain: usize,
+}
+
+/// Store telemetry for devices of the caller's tenant (trusted integrations). The answer comes
+/// once the rows are durable; one invalid value refuses the whole request.
+#[utoipa::path(post, path = "/api/telemetry", tag = "telemetry",
+    request_body(content = Vec<TelemetryRow>, description = "an array of rows, or one row"),
+    security(("bearer" = [])),
+    responses((status = 200, body = TelemetryAccepted), (status = 400, body = Problem), (status = 403, body = Problem),
+              (status = 413, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn post_telemetry(
+    State(s): State<AppState>,
+    caller: Caller,
+    Body(doc): Body<serde_json::Value>,
+) -> Result<Json<TelemetryAccepted>, ApiError> {
+    caller.require(Action::Operate)?;
+    let items = match doc {
+        serde_json::Value::Array(a) => a,
+        o @ serde_json::Value::Object(_) => vec![o],
+        _ => {
+            return Err(ApiError::invalid(
+                "expected a telemetry row object or an array of them",
+            ));
+        }
+    };
+    if items.len() > MAX_ROWS {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("at most {MAX_ROWS} rows per request"),
+        ));
+    }
+    let mut rows = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let bytes = serde_json::to_vec(&item).unwrap_or_default();
+        match parse::<TelemetryRow>(&bytes) {
+            Ok(r) => rows.push(Row {
+                device: r.device,
+                ts: r.ts,
+                values: r.values,
+            }),
+            Err(e) => errors.push(FieldError {
+                path: format!("[{i}]"),
+                message: e.detail().to_owned(),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(
+            ApiError::invalid("malformed telemetry rows; nothing was stored").with_errors(errors),
+        );
+    }
+    let acc = s.inner.ingest.write(&caller.tenant, rows).await?;
+    Ok(Json(TelemetryAccepted {
+        accepted: acc.rows,
+        points: acc.points,
+        uncertain: acc.uncertain,
+    }))
+}
+
+/// One property's latest reading.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Latest {
+    /// Epoch ms of the reading.
+    ts: i64,
+    /// The value.
+    #[schema(value_type = Object)]
+    value: serde_json::Value,
+    /// `good`, `uncertain` or `bad`.
+    quality: String,
+}
+
+/// Latest value of every property of a device, from memory.
+#[utoipa::path(get, path = "/api/devices/{id}/latest", tag = "telemetry", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = BTreeMap<String, Latest>), (status = 404, body = Problem)))]
+async fn latest(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BTreeMap<String, Latest>>, ApiError> {
+    caller.require(Action::Read)?;
+    let (t, d) = (caller.tenant.clone(), id.clone());
+    let dt = s
+        .db(move |r| {
+            let dev = r.device(&t, &d)?;
+            Ok(r.device_type(&t, &dev.device_type)?)
+        })
+        .await?;
+    let values = s.inner.tsdb.latest(&caller.tenant, &id).unwrap_or_default();
+    let out = values
+        .into_iter()
+        .map(|(k, v)| {
+            // json properties are stored as text; give them back as JSON.
+            let is_json = dt.property(&k).is_some_and(|p| p.r#type == DataType::Json);
+            let value = match (&v.value, is_json) {
+                (serde_json::Value::String(s), true) => serde_json::from_str(s).unwrap_or(v.value),
+                _ => v.value,
+            };
+            let quality = v.quality.as_str().to_owned();
+            (
+                k,
+                Latest {
+                    ts: v.ts,
+                    value,
+                    quality,
+                },
+            )
+        })
+        .collect();
+    Ok(Json(out))
+}

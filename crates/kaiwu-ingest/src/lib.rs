@@ -1,0 +1,250 @@
+//! Ingest: decoded telemetry rows -> resolve each device in the caller's tenant -> validate
+//! against its thing model -> one `Batch` per device type -> the time-series engine. Shared by
+//! every protocol (HTTP now; MQTT and the southbound drivers later), so they all validate alike.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use kaiwu_core::now_ms;
+use kaiwu_model::{BatchBuilder, DataType, DeviceType, Property};
+use kaiwu_registry::Registry;
+use kaiwu_tsdb::Tsdb;
+use serde::Serialize;
+
+/// One telemetry row as a protocol decoded it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Device id within the tenant.
+    pub device: String,
+    /// Epoch ms; `None` means "now" (the time of arrival).
+    pub ts: Option<i64>,
+    /// Property values by property id.
+    pub values: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why one row was refused.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowError {
+    /// JSON path of the offending part, e.g. `[3].values.speed`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Ingest failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Rows that do not fit their devices' models; nothing was stored.
+    #[error("{} telemetry row(s) refused; nothing was stored: {}", .0.len(), .0.first().map(|e| format!("{}: {}", e.path, e.message)).unwrap_or_default())]
+    Invalid(Vec<RowError>),
+    /// The registry failed.
+    #[error(transparent)]
+    Registry(#[from] kaiwu_registry::Error),
+    /// Storage failed; the rows were not acknowledged.
+    #[error(transparent)]
+    Storage(#[from] kaiwu_tsdb::Error),
+    /// A background task died.
+    #[error("ingest task failed: {0}")]
+    Task(String),
+}
+
+impl Error {
+    /// The shared error class.
+    pub fn kind(&self) -> kaiwu_core::ErrorKind {
+        match self {
+            Error::Invalid(_) => kaiwu_core::ErrorKind::Invalid,
+            Error::Registry(e) => e.kind(),
+            Error::Storage(e) => e.kind(),
+            Error::Task(_) => kaiwu_core::ErrorKind::Internal,
+        }
+    }
+}
+
+/// What was stored.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Accepted {
+    /// Rows stored.
+    pub rows: usize,
+    /// Property values stored.
+    pub points: usize,
+    /// Values stored with quality `uncertain` (outside their declared range).
+    pub uncertain: usize,
+}
+
+/// The ingest service.
+pub struct Ingest {
+    registry: Arc<Registry>,
+    tsdb: Arc<Tsdb>,
+    /// (tenant, type, property) already recorded as having data, to spare the registry writes.
+    used: Mutex<HashSet<(String, String, String)>>,
+}
+
+impl std::fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest").finish_non_exhaustive()
+    }
+}
+
+/// Rows of one device type, validated.
+struct Planned {
+    dt: DeviceType,
+    rows: Vec<(usize, Row)>,
+}
+
+impl Ingest {
+    /// Ingest over a registry and an engine.
+    pub fn new(registry: Arc<Registry>, tsdb: Arc<Tsdb>) -> Self {
+        Self {
+            registry,
+            tsdb,
+            used: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Validate every row, then store them all; returns once they are durable. All or nothing
+    /// with respect to validation: one bad row and nothing is stored.
+    pub async fn write(&self, tenant: &str, rows: Vec<Row>) -> Result<Accepted, Error> {
+        let reg = self.registry.clone();
+        let t = tenant.to_owned();
+        let plans = tokio::task::spawn_blocking(move || plan(&reg, &t, rows))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))??;
+        let mut acc = Accepted::default();
+        let now = now_ms();
+        for p in plans {
+            let mut b = BatchBuilder::new(tenant, &p.dt);
+            for (_, r) in &p.rows {
+                // Already validated in `plan`; a failure here would be a bug, not bad input.
+                b.push_json(&r.device, r.ts.unwrap_or(now), &r.values)
+                    .map_err(|e| Error::Task(format!("validated row failed to encode: {e}")))?;
+            }
+            acc.uncertain += b.uncertain();
+            let batch = b.finish().map_err(|e| Error::Task(e.to_string()))?;
+            acc.rows += batch.num_rows();
+            acc.points += batch.num_points();
+            self.mark_used(tenant, &p).await?;
+            self.tsdb.write(batch).await?;
+        }
+        metrics::counter!("kaiwu_ingest_uncertain_total").increment(acc.uncertain as u64);
+        Ok(acc)
+    }
+
+    async fn mark_used(&self, tenant: &str, p: &Planned) -> Result<(), Error> {
+        let new: Vec<String> = {
+            let used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+            let keys: HashSet<&String> = p.rows.iter().flat_map(|(_, r)| r.values.keys()).collect();
+            keys.into_iter()
+                .filter(|k| !used.contains(&(tenant.to_owned(), p.dt.id.clone(), (*k).clone())))
+                .cloned()
+                .collect()
+        };
+        if new.is_empty() {
+            return Ok(());
+        }
+        let reg = self.registry.clone();
+        let (t, ty, props) = (tenant.to_owned(), p.dt.id.clone(), new.clone());
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = props.iter().map(String::as_str).collect();
+            reg.mark_properties_used(&t, &ty, &refs)
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??;
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        used.extend(
+            new.into_iter()
+                .map(|k| (tenant.to_owned(), p.dt.id.clone(), k)),
+        );
+        Ok(())
+    }
+}
+
+/// Resolve devices and types, extend extensible types with unknown keys, validate every value.
+fn plan(reg: &Registry, tenant: &str, rows: Vec<Row>) -> Result<Vec<Planned>, Error> {
+    let mut errors = Vec::new();
+    let mut device_types: HashMap<String, Option<String>> = HashMap::new();
+    let mut by_type: BTreeMap<String, Vec<(usize, Row)>> = BTreeMap::new();
+    for (i, r) in rows.into_iter().enumerate() {
+        let ty = match device_types.get(&r.device) {
+            Some(t) => t.clone(),
+            None => {
+                let t = match reg.device(tenant, &r.device) {
+                    Ok(d) => Some(d.device_type),
+                    Err(e) if e.kind() == kaiwu_core::ErrorKind::NotFound => None,
+                    Err(e) => return Err(e.into()),
+                };
+                device_types.insert(r.device.clone(), t.clone());
+                t
+            }
+        };
+        match ty {
+            Some(t) => by_type.entry(t).or_default().push((i, r)),
+            None => errors.push(RowError {
+                path: format!("[{i}].device"),
+                message: format!(
+                    "device `{}` not found",
+                    r.device.chars().take(128).collect::<String>()
+                ),
+            }),
+        }
+    }
+    let mut plans = Vec::new();
+    for (ty, rows) in by_type {
+        let mut dt = reg.device_type(tenant, &ty)?;
+        if dt.extensible {
+            dt = extend(reg, tenant, dt, &rows)?;
+        }
+        for (i, r) in &rows {
+            for (k, v) in &r.values {
+                let res = match dt.property(k) {
+                    Some(p) => kaiwu_model::validate_value(p, v).map(|_| ()),
+                    None => Err(kaiwu_model::Error::Value {
+                        property: k.clone(),
+                        reason: format!("`{k}` is not a property of device type {}", dt.id),
+                    }),
+                };
+                if let Err(e) = res {
+                    errors.push(RowError {
+                        path: format!("[{i}].values.{k}"),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        plans.push(Planned { dt, rows });
+    }
+    if errors.is_empty() {
+        Ok(plans)
+    } else {
+        errors.sort_by(|a, b| a.path.cmp(&b.path));
+        Err(Error::Invalid(errors))
+    }
+}
+
+/// An extensible type learns unknown keys as new properties of the inferred type.
+fn extend(
+    reg: &Registry,
+    tenant: &str,
+    mut dt: DeviceType,
+    rows: &[(usize, Row)],
+) -> Result<DeviceType, Error> {
+    let mut added = Vec::new();
+    for (_, r) in rows {
+        for (k, v) in &r.values {
+            if dt.property(k).is_none() && !v.is_null() && kaiwu_model::is_member_id(k) {
+                let t = DataType::infer(v);
+                dt.properties.push(Property::new(k, t));
+                added.push(format!("{k}:{t}"));
+            }
+        }
+    }
+    if added.is_empty() {
+        return Ok(dt);
+    }
+    let id = dt.id.clone();
+    let dt = reg.update_device_type(tenant, &id, dt, false)?;
+    tracing::info!(tenant, device_type = %id, added = %added.join(","), version = dt.version, "extensible device type learned new properties");
+    Ok(dt)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,145 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kaiwu_registry::NewDevice;
+use kaiwu_tsdb::{TimeRange, TsdbOptions};
+
+use super::*;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    reg: Arc<Registry>,
+    tsdb: Arc<Tsdb>,
+    ingest: Ingest,
+}
+
+fn fixture(extensible: bool) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Arc::new(Registry::open_in_memory(Arc::new(kaiwu_bus::MemoryBus::new())).unwrap());
+    reg.create_tenant("a", "A").unwrap();
+    reg.create_tenant("b", "B").unwrap();
+    let doc = format!(
+        r#"{{"id":"m","extensible":{extensible},"properties":[{{"id":"v","type":"float","max":10}},{{"id":"on","type":"bool"}}]}}"#
+    );
+    let dt = DeviceType::from_json(doc.as_bytes()).unwrap();
+    reg.create_device_type("a", dt.clone()).unwrap();
+    reg.create_device_type("b", dt).unwrap();
+    for (t, d) in [("a", "d1"), ("a", "d2"), ("b", "x")] {
+        let nd = NewDevice {
+            id: d.into(),
+            device_type: "m".into(),
+            name: None,
+            asset: None,
+            labels: BTreeMap::new(),
+        };
+        reg.create_device(t, nd, &format!("token-{t}-{d}")).unwrap();
+    }
+    let (db, _) = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+    let tsdb = Arc::new(db);
+    let ingest = Ingest::new(reg.clone(), tsdb.clone());
+    Fixture {
+        _dir: dir,
+        reg,
+        tsdb,
+        ingest,
+    }
+}
+
+fn row(device: &str, ts: i64, json: &str) -> Row {
+    Row {
+        device: device.into(),
+        ts: Some(ts),
+        values: serde_json::from_str(json).unwrap(),
+    }
+}
+
+fn rows_in(f: &Fixture, tenant: &str) -> usize {
+    f.tsdb
+        .snapshot(tenant, "m", TimeRange::ALL)
+        .batches
+        .iter()
+        .map(|b| b.num_rows())
+        .sum()
+}
+
+#[tokio::test]
+async fn valid_rows_are_stored_and_counted() {
+    let f = fixture(false);
+    let acc = f
+        .ingest
+        .write(
+            "a",
+            vec![
+                row("d1", 1, r#"{"v": 1.5, "on": true}"#),
+                row("d2", 2, r#"{"v": 50}"#),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!((acc.rows, acc.points, acc.uncertain), (2, 3, 1));
+    assert_eq!(rows_in(&f, "a"), 2);
+    assert_eq!(
+        f.tsdb.latest("a", "d2").unwrap()["v"].quality,
+        kaiwu_core::Quality::Uncertain
+    );
+    assert_eq!(
+        f.reg.properties_with_data("a", "m").unwrap(),
+        vec!["on", "v"]
+    );
+}
+
+#[tokio::test]
+async fn one_bad_row_stores_nothing_and_names_every_problem() {
+    let f = fixture(false);
+    let err = f
+        .ingest
+        .write(
+            "a",
+            vec![
+                row("d1", 1, r#"{"v": 1}"#),
+                row("d1", 2, r#"{"v": "hot"}"#),
+                row("ghost", 3, r#"{"v": 1}"#),
+                row("x", 4, r#"{"v": 1}"#),
+                row("d2", 5, r#"{"nope": 1}"#),
+            ],
+        )
+        .await
+        .unwrap_err();
+    let Error::Invalid(errs) = err else {
+        panic!("{err}")
+    };
+    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "[1].values.v",
+            "[2].device",
+            "[3].device",
+            "[4].values.nope"
+        ]
+    );
+    assert_eq!(rows_in(&f, "a"), 0);
+    assert_eq!(rows_in(&f, "b"), 0, "another tenant's device is not found");
+}
+
+#[tokio::test]
+async fn extensible_types_learn_new_keys() {
+    let f = fixture(true);
+    f.ingest
+        .write(
+            "a",
+            vec![row("d1", 1, r#"{"v": 1, "rpm": 1200, "mode": "auto"}"#)],
+        )
+        .await
+        .unwrap();
+    let dt = f.reg.device_type("a", "m").unwrap();
+    assert_eq!(dt.version, 2);
+    // Numbers are learned as float: a later 1200.5 must still fit.
+    assert_eq!(dt.property("rpm").unwrap().r#type, DataType::Float);
+    assert_eq!(dt.property("mode").unwrap().r#type, DataType::String);
+    assert_eq!(
+        f.reg.device_type("b", "m").unwrap().version,
+        1,
+        "tenant b untouched"
+    );
+}
