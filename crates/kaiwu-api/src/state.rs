@@ -10,6 +10,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::ApiError;
 
+/// Queries (SQL and history) that run at once; more wait their turn.
+const QUERY_SLOTS: usize = 4;
+
 /// Tunables of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -30,6 +33,8 @@ pub(crate) struct Inner {
     pub(crate) tsdb: Arc<Tsdb>,
     pub(crate) ingest: Ingest,
     pub(crate) query: Arc<QueryEngine>,
+    /// Queries running at once; each may use the full per-query memory limit.
+    pub(crate) query_slots: tokio::sync::Semaphore,
     pub(crate) jwt: JwtKey,
     pub(crate) config: ApiConfig,
     pub(crate) metrics: Option<PrometheusHandle>,
@@ -53,6 +58,7 @@ impl AppState {
                 registry,
                 tsdb,
                 query,
+                query_slots: tokio::sync::Semaphore::new(QUERY_SLOTS),
                 jwt,
                 config,
                 metrics,

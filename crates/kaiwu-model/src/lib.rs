@@ -38,7 +38,7 @@ pub use storage::{BatchBuilder, arrow_type, storage_schema};
 pub use types::{Access, CommandDef, DataType, DeviceType, EventDef, Field, Property, Severity};
 pub use validate::{
     MAX_COMMANDS, MAX_ENUM_VALUES, MAX_EVENTS, MAX_FIELDS, MAX_PROPERTIES, RESERVED_PROPERTY_IDS,
-    is_member_id,
+    RESERVED_TYPE_IDS, is_member_id,
 };
 pub use value::{MAX_STRING_BYTES, validate_field_value, validate_value};
 pub use wot::{KAIWU_NAMESPACE, TD_CONTEXT_10, TD_CONTEXT_11, TD_ID_PREFIX};

@@ -29,6 +29,9 @@ pub fn slug(title: &str) -> String {
     while s.ends_with('_') {
         s.pop();
     }
+    if crate::RESERVED_TYPE_IDS.contains(&s.as_str()) {
+        s.push_str("_type");
+    }
     s
 }
 

@@ -390,3 +390,12 @@ fn never_panics_on_mutated_or_random_input() {
         let _ = DeviceType::from_wot(&t, None);
     }
 }
+
+#[test]
+fn built_in_table_names_are_not_type_ids() {
+    for id in crate::RESERVED_TYPE_IDS {
+        let doc = format!(r#"{{"id":"{id}"}}"#);
+        let e = DeviceType::from_json(doc.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("reserved"), "{id}: {e}");
+    }
+}

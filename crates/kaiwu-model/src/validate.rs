@@ -21,6 +21,15 @@ pub const MAX_FIELDS: usize = 256;
 pub const MAX_ENUM_VALUES: usize = 1024;
 
 /// Property ids that are columns of every device type table (SQL is case-insensitive).
+/// Device type ids that name the built-in SQL tables and schemas, so a type can never hide one.
+pub const RESERVED_TYPE_IDS: [&str; 5] = [
+    "telemetry",
+    "devices",
+    "alarms",
+    "events",
+    "information_schema",
+];
+
 pub const RESERVED_PROPERTY_IDS: [&str; 7] = [
     "ts",
     "device",
@@ -75,6 +84,11 @@ impl Out {
     fn device_type(&mut self, dt: &DeviceType) {
         if let Err(e) = validate_type_id(&dt.id) {
             self.add("id", e.to_string());
+        } else if RESERVED_TYPE_IDS.contains(&dt.id.as_str()) {
+            self.add(
+                "id",
+                format!("`{}` is reserved for a built-in SQL table", dt.id),
+            );
         }
         if dt.version < 1 {
             self.add("version", "version must be at least 1, got 0");

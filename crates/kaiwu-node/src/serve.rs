@@ -161,15 +161,26 @@ async fn open_tsdb(dir: &DataDir, cfg: &Config) -> Result<Arc<Tsdb>> {
     Ok(Arc::new(db))
 }
 
-/// Flush memory to Parquet when it is due; errors are logged and retried (the WAL keeps all).
+/// Flush memory to Parquet when it is due, and compact busy windows now and then; errors are
+/// logged and retried (the WAL keeps everything until a flush succeeds).
 async fn flush_loop(tsdb: Arc<Tsdb>) {
+    // Replaced segments outlive any query that may still read them (queries time out at 30 s).
+    const GRACE: std::time::Duration = std::time::Duration::from_secs(120);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut since_compaction = 0u32;
     loop {
         tick.tick().await;
         if tsdb.flush_due()
             && let Err(e) = tsdb.flush().await
         {
             tracing::error!(error = %e, "flush failed; will retry");
+        }
+        since_compaction += 1;
+        if since_compaction >= 60 {
+            since_compaction = 0;
+            if let Err(e) = tsdb.compact(GRACE).await {
+                tracing::error!(error = %e, "compaction failed; will retry");
+            }
         }
     }
 }

@@ -92,7 +92,7 @@ impl Tsdb {
         std::fs::create_dir_all(&root).map_err(|e| Error::io("creating", &root, e))?;
         let marker = read_marker(&root)?;
         let mut report = OpenReport::default();
-        let mut index: BTreeMap<TableKey, Segments> = BTreeMap::new();
+        let mut found_ok = Vec::new();
         for found in segment::scan(&root)? {
             match segment::read_meta(&found.path) {
                 Ok(m) if m.flush_seq > marker => {
@@ -101,13 +101,7 @@ impl Tsdb {
                         .map_err(|e| Error::io("removing", &found.path, e))?;
                     report.orphans_removed += 1;
                 }
-                Ok(m) => {
-                    index
-                        .entry((found.tenant, found.device_type))
-                        .or_default()
-                        .push(Arc::new(m));
-                    report.segments += 1;
-                }
+                Ok(m) => found_ok.push(((found.tenant, found.device_type), m)),
                 Err(e) => {
                     tracing::error!(path = %found.path.display(), error = %e, "segment unreadable; quarantined");
                     if let Some(q) = segment::quarantine(&root, &found.path) {
@@ -115,6 +109,26 @@ impl Tsdb {
                     }
                 }
             }
+        }
+        // Inputs of a finished compaction that a crash left behind: their rows are in the
+        // merged file already.
+        let replaced: std::collections::HashSet<PathBuf> = found_ok
+            .iter()
+            .flat_map(|(_, m)| {
+                let dir = m.file.path.parent().map(PathBuf::from).unwrap_or_default();
+                m.replaces.iter().map(move |n| dir.join(n))
+            })
+            .collect();
+        let mut index: BTreeMap<TableKey, Segments> = BTreeMap::new();
+        for (key, m) in found_ok {
+            if replaced.contains(&m.file.path) {
+                std::fs::remove_file(&m.file.path)
+                    .map_err(|e| Error::io("removing", &m.file.path, e))?;
+                report.orphans_removed += 1;
+                continue;
+            }
+            index.entry(key).or_default().push(Arc::new(m));
+            report.segments += 1;
         }
         let latest = Latest::load(&root.join("latest.json"));
         let wal_opts = WalOptions {
@@ -275,6 +289,53 @@ impl Tsdb {
         drop(st);
         files.sort_by_key(|f| f.min_ts);
         TableSnapshot { files, batches }
+    }
+
+    /// Merge the segments of busy windows (see `compact.rs`). Returns how many files were merged
+    /// away. Replaced files are deleted after `grace` (longer than any query runs).
+    pub async fn compact(&self, grace: std::time::Duration) -> Result<usize> {
+        let _one = self.flush_lock.lock().await;
+        let window = i64::try_from(self.opts.window.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let groups: Vec<(TableKey, Vec<Arc<SegmentMeta>>)> = {
+            let st = read(&self.state);
+            st.segments
+                .iter()
+                .flat_map(|(k, v)| {
+                    crate::compact::plan(v, window)
+                        .into_iter()
+                        .map(|g| (k.clone(), g))
+                })
+                .collect()
+        };
+        let mut merged_away = 0;
+        for (key, inputs) in groups {
+            let job = inputs.clone();
+            let out = tokio::task::spawn_blocking(move || crate::compact::merge(&job))
+                .await
+                .map_err(|e| Error::Codec(format!("compaction task failed: {e}")))??;
+            {
+                let mut st = write(&self.state);
+                if let Some(v) = st.segments.get_mut(&key) {
+                    v.retain(|m| !inputs.iter().any(|i| i.file.path == m.file.path));
+                    v.push(Arc::new(out));
+                }
+            }
+            merged_away += inputs.len();
+            let paths: Vec<PathBuf> = inputs.iter().map(|m| m.file.path.clone()).collect();
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                for p in paths {
+                    let _ = tokio::fs::remove_file(&p).await;
+                }
+            });
+        }
+        if merged_away > 0 {
+            tracing::info!(files = merged_away, "compacted segments");
+            metrics::counter!("kaiwu_tsdb_compacted_files_total").increment(merged_away as u64);
+        }
+        Ok(merged_away)
     }
 
     /// Drop whole time partitions that ended before their table's retention horizon. `keep`

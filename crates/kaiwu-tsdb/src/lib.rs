@@ -3,6 +3,7 @@
 //! invariant.
 
 mod codec;
+mod compact;
 mod engine;
 mod error;
 mod latest;

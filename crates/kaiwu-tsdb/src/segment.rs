@@ -22,12 +22,15 @@ use crate::{Error, Result, SegmentFile};
 const META_FLUSH_SEQ: &str = "kaiwu.flush_seq";
 const META_MIN_TS: &str = "kaiwu.min_ts";
 const META_MAX_TS: &str = "kaiwu.max_ts";
+const META_REPLACES: &str = "kaiwu.replaces";
 
 /// What a segment's footer says about it.
 #[derive(Debug, Clone)]
 pub(crate) struct SegmentMeta {
     pub(crate) file: SegmentFile,
     pub(crate) flush_seq: u64,
+    /// File names (same directory) a compaction merged into this one.
+    pub(crate) replaces: Vec<String>,
 }
 
 fn parquet_err(path: &Path, source: parquet::errors::ParquetError) -> Error {
@@ -86,7 +89,13 @@ pub(crate) fn ts_column(b: &RecordBatch) -> Result<&TimestampMillisecondArray> {
         .ok_or_else(|| Error::Codec("batch has no millisecond `ts` column".into()))
 }
 
-fn props(b: &RecordBatch, flush_seq: u64, min: i64, max: i64) -> Result<WriterProperties> {
+fn props(
+    b: &RecordBatch,
+    flush_seq: u64,
+    min: i64,
+    max: i64,
+    replaces: &[String],
+) -> Result<WriterProperties> {
     let zstd = ZstdLevel::try_new(3).map_err(|e| parquet_err(Path::new("-"), e))?;
     let mut p = WriterProperties::builder()
         .set_compression(Compression::ZSTD(zstd))
@@ -95,6 +104,7 @@ fn props(b: &RecordBatch, flush_seq: u64, min: i64, max: i64) -> Result<WriterPr
             KeyValue::new(META_FLUSH_SEQ.into(), flush_seq.to_string()),
             KeyValue::new(META_MIN_TS.into(), min.to_string()),
             KeyValue::new(META_MAX_TS.into(), max.to_string()),
+            KeyValue::new(META_REPLACES.into(), replaces.join(",")),
         ]))
         // Sorted timestamps are near-constant deltas.
         .set_column_dictionary_enabled(ColumnPath::from(TS), false)
@@ -127,6 +137,17 @@ pub(crate) fn write(
     rows: &RecordBatch,
     flush_seq: u64,
 ) -> Result<SegmentMeta> {
+    write_replacing(dir, name, rows, flush_seq, &[])
+}
+
+/// As [`write`], recording the files this one replaces (compaction).
+pub(crate) fn write_replacing(
+    dir: &Path,
+    name: &str,
+    rows: &RecordBatch,
+    flush_seq: u64,
+    replaces: &[String],
+) -> Result<SegmentMeta> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
     let ts = ts_column(rows)?;
     let min = ts.values().iter().copied().min().unwrap_or(0);
@@ -134,8 +155,12 @@ pub(crate) fn write(
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
     let f = File::create(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
-    let mut w = ArrowWriter::try_new(f, rows.schema(), Some(props(rows, flush_seq, min, max)?))
-        .map_err(|e| parquet_err(&tmp, e))?;
+    let mut w = ArrowWriter::try_new(
+        f,
+        rows.schema(),
+        Some(props(rows, flush_seq, min, max, replaces)?),
+    )
+    .map_err(|e| parquet_err(&tmp, e))?;
     w.write(rows).map_err(|e| parquet_err(&tmp, e))?;
     let f = w.into_inner().map_err(|e| parquet_err(&tmp, e))?;
     f.sync_all().map_err(|e| Error::io("syncing", &tmp, e))?;
@@ -152,6 +177,7 @@ pub(crate) fn write(
             bytes,
         },
         flush_seq,
+        replaces: replaces.to_vec(),
     })
 }
 
@@ -184,6 +210,17 @@ pub(crate) fn read_meta(path: &Path) -> Result<SegmentMeta> {
             bytes,
         },
         flush_seq: u64::try_from(get(META_FLUSH_SEQ)?).unwrap_or(0),
+        replaces: kv
+            .iter()
+            .find(|e| e.key == META_REPLACES)
+            .and_then(|e| e.value.as_deref())
+            .map(|v| {
+                v.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -260,7 +297,6 @@ pub(crate) fn quarantine(root: &Path, path: &Path) -> Option<PathBuf> {
 }
 
 /// Read all rows of a segment.
-#[cfg(test)]
 pub(crate) fn read_all(path: &Path) -> Result<Vec<RecordBatch>> {
     let f = File::open(path).map_err(|e| Error::io("opening", path, e))?;
     let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)

@@ -51,6 +51,12 @@ async fn post_query(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
+    let _slot = s
+        .inner
+        .query_slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal("query slots closed"))?;
     let out = s.inner.query.sql(&caller.tenant, &q.sql).await?;
     let encode = |e: kaiwu_query::Error| ApiError::from(e);
     if accept.contains(CSV) {
@@ -134,5 +140,11 @@ async fn history(
         agg,
         limit: p.limit,
     };
+    let _slot = s
+        .inner
+        .query_slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal("query slots closed"))?;
     Ok(Json(s.inner.query.history(&caller.tenant, &id, req).await?))
 }

@@ -237,7 +237,7 @@ pub(super) fn fixture_with(f: impl FnOnce(&mut Fake, &Path)) -> Fixture {
         .insert(OTHER.into(), vec![dev("s1", "secret", None, &[])]);
     f(&mut fake, dir.path());
     Fixture {
-        dir: dir,
+        dir,
         fake: Arc::new(fake),
     }
 }
