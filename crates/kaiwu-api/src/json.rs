@@ -22,6 +22,49 @@ pub(crate) struct RawJson(pub(crate) Bytes);
 #[derive(Debug)]
 pub(crate) struct Q<T>(pub(crate) T);
 
+/// A body of any content type, size-limited like the others.
+#[derive(Debug)]
+pub(crate) struct RawBody {
+    /// The media type, lowercased, without parameters (`text/csv`); empty when absent.
+    pub(crate) content_type: String,
+    pub(crate) bytes: Bytes,
+}
+
+async fn limited_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body is larger than this server accepts",
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read request body: {rej}"),
+            )
+        }
+    })
+}
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let bytes = limited_bytes(req, state).await?;
+        Ok(RawBody {
+            content_type,
+            bytes,
+        })
+    }
+}
+
 async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();

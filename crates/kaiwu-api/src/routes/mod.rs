@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod assets;
+mod csv_rows;
 mod device_types;
 mod devices;
 mod ops;

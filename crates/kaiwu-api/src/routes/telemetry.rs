@@ -14,7 +14,7 @@ use kaiwu_registry::RetentionPolicy;
 use super::Problem;
 use crate::caller::Caller;
 use crate::error::FieldError;
-use crate::json::{Body, parse};
+use crate::json::{Body, RawBody, parse};
 use crate::{ApiError, AppState};
 
 /// Rows one request may carry (the body limit bounds it too).
@@ -77,18 +77,61 @@ pub(crate) struct TelemetryAccepted {
 }
 
 /// Store telemetry for devices of the caller's tenant (trusted integrations). The answer comes
-/// once the rows are durable; one invalid value refuses the whole request.
+/// once the rows are durable; one invalid value refuses the whole request. With
+/// `Content-Type: text/csv` the body is CSV with the header `device,ts,<property>,...` (import).
 #[utoipa::path(post, path = "/api/telemetry", tag = "telemetry",
-    request_body(content = Vec<TelemetryRow>, description = "an array of rows, or one row"),
+    request_body(
+        description = "JSON: an array of rows, or one row. CSV: header `device,ts,<property>,...`, ts epoch ms or RFC 3339.",
+        content((Vec<TelemetryRow> = "application/json"), (String = "text/csv"))
+    ),
     security(("bearer" = [])),
     responses((status = 200, body = TelemetryAccepted), (status = 400, body = Problem), (status = 403, body = Problem),
               (status = 413, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn post_telemetry(
     State(s): State<AppState>,
     caller: Caller,
-    Body(doc): Body<serde_json::Value>,
+    body: RawBody,
 ) -> Result<Json<TelemetryAccepted>, ApiError> {
     caller.require(Action::Operate)?;
+    let rows = match body.content_type.as_str() {
+        "text/csv" => csv_rows(&s, &caller, &body.bytes).await?,
+        "" | "application/json" => json_rows(&body.bytes)?,
+        other => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("expected application/json or text/csv, got `{other}`"),
+            ));
+        }
+    };
+    let acc = s.inner.ingest.write(&caller.tenant, rows).await?;
+    Ok(Json(TelemetryAccepted {
+        accepted: acc.rows,
+        points: acc.points,
+        uncertain: acc.uncertain,
+    }))
+}
+
+async fn csv_rows(s: &AppState, caller: &Caller, bytes: &[u8]) -> Result<Vec<Row>, ApiError> {
+    let refused =
+        |errors| ApiError::invalid("malformed CSV; nothing was stored").with_errors(errors);
+    let table = super::csv_rows::parse(bytes, MAX_ROWS).map_err(refused)?;
+    let (tenant, devices) = (caller.tenant.clone(), table.devices());
+    let types = s
+        .db(move |r| {
+            let mut types = BTreeMap::new();
+            for d in devices {
+                if let Ok(dev) = r.device(&tenant, &d) {
+                    types.insert(d, r.device_type(&tenant, &dev.device_type)?);
+                }
+            }
+            Ok(types)
+        })
+        .await?;
+    super::csv_rows::rows(table, &types).map_err(refused)
+}
+
+fn json_rows(bytes: &[u8]) -> Result<Vec<Row>, ApiError> {
+    let doc: serde_json::Value = parse(bytes)?;
     let items = match doc {
         serde_json::Value::Array(a) => a,
         o @ serde_json::Value::Object(_) => vec![o],
@@ -125,12 +168,7 @@ async fn post_telemetry(
             ApiError::invalid("malformed telemetry rows; nothing was stored").with_errors(errors),
         );
     }
-    let acc = s.inner.ingest.write(&caller.tenant, rows).await?;
-    Ok(Json(TelemetryAccepted {
-        accepted: acc.rows,
-        points: acc.points,
-        uncertain: acc.uncertain,
-    }))
+    Ok(rows)
 }
 
 /// One property's latest reading.

@@ -1,6 +1,7 @@
 //! Telemetry over the management API: durable writes, validation that stores nothing on error,
 //! the latest-value cache, and that the data survives restarts.
 
+use reqwest::Method;
 use serde_json::json;
 
 use crate::api::{Api, create_user, login};
@@ -148,5 +149,61 @@ fn other_tenants_data_is_invisible() {
         .problem(422);
     assert_eq!(p["errors"][0]["path"], "[0].device");
     assert_eq!(admin.get("/api/devices/s1/latest").ok(200)["temp"]["ts"], 1);
+    node.stop();
+}
+
+#[test]
+fn csv_import_uses_the_same_validation() {
+    let tmp = tempdir();
+    let node = Node::start(&data_dir(&tmp));
+    let admin = Api::login(&node, "admin", ADMIN_PASSWORD);
+    sensor_type(&admin);
+    device(&admin, "s1");
+    let csv = "device,ts,temp,on,mode\ns1,1000,20.5,true,manual\ns1,1970-01-01T00:00:02Z,21,,\n";
+    let ok = admin.send(
+        Method::POST,
+        "/api/telemetry",
+        Some("text/csv"),
+        csv.as_bytes().to_vec(),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let l = admin.get("/api/devices/s1/latest").ok(200);
+    assert_eq!(
+        l["temp"],
+        json!({"ts": 2_000, "value": 21.0, "quality": "good"})
+    );
+    assert_eq!(l["mode"]["value"], json!(1));
+    // A bad cell refuses the whole file, naming the row.
+    let bad = "device,ts,temp\ns1,3000,22\ns1,4000,warm\n";
+    let p = admin
+        .send(
+            Method::POST,
+            "/api/telemetry",
+            Some("text/csv"),
+            bad.as_bytes().to_vec(),
+        )
+        .problem(422);
+    assert_eq!(p["errors"][0]["path"], "[1].values.temp");
+    let p = admin
+        .send(
+            Method::POST,
+            "/api/telemetry",
+            Some("text/csv"),
+            b"ts,device\n".to_vec(),
+        )
+        .problem(422);
+    assert_eq!(p["errors"][0]["path"], "header");
+    admin
+        .send(
+            Method::POST,
+            "/api/telemetry",
+            Some("application/xml"),
+            b"<x/>".to_vec(),
+        )
+        .problem(415);
+    assert_eq!(
+        admin.get("/api/devices/s1/latest").ok(200)["temp"]["ts"],
+        2_000
+    );
     node.stop();
 }
