@@ -78,19 +78,7 @@ async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
             ));
         }
     }
-    Bytes::from_request(req, state).await.map_err(|rej| {
-        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body is larger than this server accepts",
-            )
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("cannot read request body: {rej}"),
-            )
-        }
-    })
+    limited_bytes(req, state).await
 }
 
 /// Syntax is checked on its own first, so a truncated body is a 400 even when the streaming

@@ -81,6 +81,15 @@ impl AppState {
         &self.inner.registry
     }
 
+    /// Wait for one of the query slots; held until the returned permit drops.
+    pub(crate) async fn query_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        self.inner
+            .query_slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("query slots closed"))
+    }
+
     /// Run a registry call on the blocking pool: SQLite and argon2 must not stall the runtime.
     pub(crate) async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
     where

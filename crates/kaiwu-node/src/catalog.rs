@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kaiwu_model::DeviceType;
 use kaiwu_query::{Catalog, DeviceInfo};
 use kaiwu_registry::{DeviceFilter, Registry};
-use kaiwu_tsdb::{TableSnapshot, TimeRange, Tsdb};
+use kaiwu_tsdb::{Resolution, RollupSnapshot, TableSnapshot, TimeRange, Tsdb};
 
 pub(crate) struct NodeCatalog {
     pub(crate) registry: Arc<Registry>,
@@ -44,5 +44,20 @@ impl Catalog for NodeCatalog {
         range: TimeRange,
     ) -> Result<TableSnapshot, String> {
         Ok(self.tsdb.snapshot(tenant, device_type, range))
+    }
+
+    fn rollup_snapshot(
+        &self,
+        tenant: &str,
+        device_type: &str,
+        resolution: Resolution,
+        range: TimeRange,
+    ) -> Result<Option<RollupSnapshot>, String> {
+        Ok(Some(self.tsdb.rollup_snapshot(
+            tenant,
+            device_type,
+            resolution,
+            range,
+        )))
     }
 }

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use kaiwu_model::DeviceType;
-use kaiwu_tsdb::{TableSnapshot, TimeRange};
+use kaiwu_tsdb::{Resolution, RollupSnapshot, TableSnapshot, TimeRange};
 
 /// What the engine needs from the rest of the platform; implemented by the composition root over
 /// the registry and the time-series engine. Calls may block briefly (SQLite): the engine makes
@@ -21,6 +21,15 @@ pub trait Catalog: Send + Sync + 'static {
         device_type: &str,
         range: TimeRange,
     ) -> Result<TableSnapshot, String>;
+    /// Rollups of one device type at `resolution` for buckets in `range`; `None` when there are
+    /// none to offer (history then reads raw rows).
+    fn rollup_snapshot(
+        &self,
+        tenant: &str,
+        device_type: &str,
+        resolution: Resolution,
+        range: TimeRange,
+    ) -> Result<Option<RollupSnapshot>, String>;
 }
 
 /// A device as the `devices` table shows it.

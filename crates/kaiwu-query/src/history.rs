@@ -23,6 +23,8 @@ use crate::output::json_values;
 use crate::session::{Tenant, session};
 use crate::{Error, Result};
 
+mod rollup;
+
 /// Points returned per key when the request sets no limit (raw values).
 pub const DEFAULT_LIMIT: usize = 100;
 
@@ -166,6 +168,9 @@ impl Inner {
             ))
         })?;
         let plan = check(dt, req, self.limits.max_json_rows)?;
+        if let Some(out) = plan.via_rollups(&tenant, &dt.id, &device).await? {
+            return Ok(out);
+        }
         let table = ctx
             .read_table(schema.wide_table(dt))
             .map_err(|e| self.df_err(e))?;
@@ -355,20 +360,24 @@ impl Plan {
                 });
             }
         }
+        Ok(self.fill(points))
+    }
+
+    /// Gap-fills bucketed points when `from`, `to` and an interval are set.
+    fn fill(&self, points: Vec<HistoryPoint>) -> Vec<HistoryPoint> {
         let Some((start, to, iv)) = self.first_bucket() else {
-            return Ok(points);
+            return points;
         };
         let mut found: BTreeMap<i64, Value> = points.into_iter().map(|p| (p.ts, p.value)).collect();
         let limit = self.limit.unwrap_or(usize::MAX);
-        let filled = std::iter::successors(Some(start), |b| b.checked_add(iv))
+        std::iter::successors(Some(start), |b| b.checked_add(iv))
             .take_while(|b| *b < to)
             .take(limit)
             .map(|ts| HistoryPoint {
                 ts,
                 value: found.remove(&ts).unwrap_or(Value::Null),
             })
-            .collect();
-        Ok(filled)
+            .collect()
     }
 }
 

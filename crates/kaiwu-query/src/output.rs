@@ -204,7 +204,7 @@ fn timestamp_values(col: &ArrayRef, unit: TimeUnit) -> (Vec<i64>, i64) {
     }
 }
 
-fn float(x: f64) -> Value {
+pub(crate) fn float(x: f64) -> Value {
     Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 

@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use arrow_array::RecordBatch;
 use kaiwu_core::Batch;
 use kaiwu_wal::{Wal, WalOptions};
 
+use crate::flush::{read_marker, window_start, write_atomic, write_segments};
 use crate::latest::{Latest, LatestValue};
 use crate::memtable::{MemTable, TableKey};
+use crate::rollup::{Resolution, RollupSnapshot};
 use crate::segment::{self, SegmentMeta, Segments};
 use crate::{Error, Result, TableSnapshot, TimeRange, TsdbOptions, codec};
 
@@ -74,6 +75,8 @@ struct State {
     mem: MemTable,
     flushing: Option<Arc<MemTable>>,
     segments: BTreeMap<TableKey, Segments>,
+    /// Rollup files; they move with the segments of the same flush, under the same lock.
+    rollups: BTreeMap<(TableKey, Resolution), Segments>,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -101,7 +104,7 @@ impl Tsdb {
                         .map_err(|e| Error::io("removing", &found.path, e))?;
                     report.orphans_removed += 1;
                 }
-                Ok(m) => found_ok.push(((found.tenant, found.device_type), m)),
+                Ok(m) => found_ok.push(((found.tenant, found.device_type), found.rollup, m)),
                 Err(e) => {
                     tracing::error!(path = %found.path.display(), error = %e, "segment unreadable; quarantined");
                     if let Some(q) = segment::quarantine(&root, &found.path) {
@@ -114,13 +117,18 @@ impl Tsdb {
         // merged file already.
         let replaced: std::collections::HashSet<PathBuf> = found_ok
             .iter()
-            .flat_map(|(_, m)| {
+            .flat_map(|(_, _, m)| {
                 let dir = m.file.path.parent().map(PathBuf::from).unwrap_or_default();
                 m.replaces.iter().map(move |n| dir.join(n))
             })
             .collect();
         let mut index: BTreeMap<TableKey, Segments> = BTreeMap::new();
-        for (key, m) in found_ok {
+        let mut rollups: BTreeMap<(TableKey, Resolution), Segments> = BTreeMap::new();
+        for (key, rollup, m) in found_ok {
+            if let Some(r) = rollup {
+                rollups.entry((key, r)).or_default().push(Arc::new(m));
+                continue;
+            }
             if replaced.contains(&m.file.path) {
                 std::fs::remove_file(&m.file.path)
                     .map_err(|e| Error::io("removing", &m.file.path, e))?;
@@ -129,6 +137,19 @@ impl Tsdb {
             }
             index.entry(key).or_default().push(Arc::new(m));
             report.segments += 1;
+        }
+        // Segments from before rollups existed get theirs once.
+        let rollups_marker = root.join("ROLLUPS");
+        if !rollups_marker.exists() {
+            for (key, v) in &index {
+                for (r, m) in crate::rollup::backfill(v)? {
+                    rollups
+                        .entry((key.clone(), r))
+                        .or_default()
+                        .push(Arc::new(m));
+                }
+            }
+            write_atomic(&rollups_marker, b"1")?;
         }
         let latest = Latest::load(&root.join("latest.json"));
         let wal_opts = WalOptions {
@@ -158,6 +179,7 @@ impl Tsdb {
                 mem,
                 flushing: None,
                 segments: index,
+                rollups,
             }),
             latest,
             flush_lock: tokio::sync::Mutex::new(()),
@@ -237,13 +259,16 @@ impl Tsdb {
             .map_err(|e| Error::Codec(format!("flush task failed: {e}")))??;
         let stats = FlushStats {
             rows: snap.rows,
-            files: written.len(),
+            files: written.iter().filter(|w| w.1.is_none()).count(),
             through_seq: seq,
         };
         {
             let mut st = write(&self.state);
-            for (key, m) in written {
-                st.segments.entry(key).or_default().push(Arc::new(m));
+            for (key, rollup, m) in written {
+                match rollup {
+                    Some(r) => st.rollups.entry((key, r)).or_default().push(Arc::new(m)),
+                    None => st.segments.entry(key).or_default().push(Arc::new(m)),
+                }
             }
             st.flushing = None;
         }
@@ -289,6 +314,44 @@ impl Tsdb {
         drop(st);
         files.sort_by_key(|f| f.min_ts);
         TableSnapshot { files, batches }
+    }
+
+    /// Rollup files of one table at `resolution` that may hold buckets in `range`, and the rows
+    /// not yet flushed (not in any rollup), taken together so each row is in exactly one.
+    pub fn rollup_snapshot(
+        &self,
+        tenant: &str,
+        device_type: &str,
+        resolution: Resolution,
+        range: TimeRange,
+    ) -> RollupSnapshot {
+        let key = ((tenant.to_owned(), device_type.to_owned()), resolution);
+        let st = read(&self.state);
+        let mut batches = Vec::new();
+        if let Some(f) = &st.flushing {
+            batches.extend(f.batches(tenant, device_type));
+        }
+        batches.extend(st.mem.batches(tenant, device_type));
+        // File bounds are bucket starts: widen by one bucket so a bucket holding `start` counts.
+        let wide = TimeRange {
+            start: range.start.map(|s| s.saturating_sub(resolution.ms())),
+            end: range.end,
+        };
+        let files = st
+            .rollups
+            .get(&key)
+            .map(|v| {
+                v.iter()
+                    .filter(|m| wide.overlaps(m.file.min_ts, m.file.max_ts))
+                    .map(|m| m.file.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        RollupSnapshot {
+            resolution,
+            files,
+            batches,
+        }
     }
 
     /// Merge the segments of busy windows (see `compact.rs`). Returns how many files were merged
@@ -349,20 +412,21 @@ impl Tsdb {
         let window = i64::try_from(self.opts.window.as_millis())
             .unwrap_or(i64::MAX)
             .max(1);
-        let doomed: Vec<(TableKey, Arc<SegmentMeta>)> = {
+        let doomed: Vec<(Option<Resolution>, TableKey, Arc<SegmentMeta>)> = {
             let st = read(&self.state);
+            let rollups = st.rollups.iter().map(|((k, r), v)| (Some(*r), k, v));
             st.segments
                 .iter()
-                .filter_map(|(k, v)| keep(&k.0, &k.1).map(|d| (k, v, d)))
-                .flat_map(|(k, v, d)| {
+                .map(|(k, v)| (None, k, v))
+                .chain(rollups)
+                .filter_map(|(r, k, v)| keep(&k.0, &k.1).map(|d| (r, k, v, d)))
+                .flat_map(|(r, k, v, d)| {
                     let horizon =
                         now_ms.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
                     v.iter()
                         // A segment lies in one window; drop it once the whole window is past.
-                        .filter(move |m| {
-                            m.file.max_ts.div_euclid(window) * window + window <= horizon
-                        })
-                        .map(move |m| (k.clone(), m.clone()))
+                        .filter(move |m| window_start(m, window) + window <= horizon)
+                        .map(move |m| (r, k.clone(), m.clone()))
                 })
                 .collect()
         };
@@ -372,14 +436,18 @@ impl Tsdb {
         {
             // Unindex first: queries stop seeing the files before they go.
             let mut st = write(&self.state);
-            for (k, m) in &doomed {
-                if let Some(v) = st.segments.get_mut(k) {
+            for (r, k, m) in &doomed {
+                let v = match r {
+                    Some(r) => st.rollups.get_mut(&(k.clone(), *r)),
+                    None => st.segments.get_mut(k),
+                };
+                if let Some(v) = v {
                     v.retain(|x| x.file.path != m.file.path);
                 }
             }
         }
-        let paths: Vec<PathBuf> = doomed.iter().map(|(_, m)| m.file.path.clone()).collect();
-        let n = paths.len();
+        let paths: Vec<PathBuf> = doomed.iter().map(|(_, _, m)| m.file.path.clone()).collect();
+        let n = doomed.iter().filter(|d| d.0.is_none()).count();
         tokio::task::spawn_blocking(move || {
             for p in &paths {
                 if let Err(e) = std::fs::remove_file(p) {
@@ -415,9 +483,11 @@ impl Tsdb {
 
     /// Bytes on disk: segments plus WAL.
     pub fn disk_bytes(&self) -> u64 {
-        let seg: u64 = read(&self.state)
+        let st = read(&self.state);
+        let seg: u64 = st
             .segments
             .values()
+            .chain(st.rollups.values())
             .flatten()
             .map(|m| m.file.bytes)
             .sum();
@@ -440,68 +510,4 @@ fn clone_mem(m: &MemTable) -> MemTable {
         max_seq: m.max_seq,
         since: m.since,
     }
-}
-
-type Written = Vec<(TableKey, SegmentMeta)>;
-
-/// Group each table's batches by schema (a device type may have changed while they arrived),
-/// sort, split by window and write one segment per (table, schema, window).
-fn write_segments(root: &Path, snap: &MemTable, seq: u64, window: i64) -> Result<Written> {
-    let mut out: Written = Vec::new();
-    let result = (|| -> Result<()> {
-        for ((tenant, ty), batches) in &snap.tables {
-            let mut groups: Vec<(arrow_schema::SchemaRef, Vec<RecordBatch>)> = Vec::new();
-            for b in batches {
-                match groups.iter_mut().find(|(s, _)| *s == b.schema()) {
-                    Some((_, v)) => v.push(b.clone()),
-                    None => groups.push((b.schema(), vec![b.clone()])),
-                }
-            }
-            for (n, (schema, group)) in groups.iter().enumerate() {
-                let all = arrow_select::concat::concat_batches(schema, group)?;
-                let sorted = segment::sort_rows(&all)?;
-                for (w, rows) in segment::split_windows(&sorted, window)? {
-                    let dir = root.join(tenant).join(ty).join(w.to_string());
-                    let name = format!("{seq:020}-{n}.parquet");
-                    let m = segment::write(&dir, &name, &rows, seq)?;
-                    out.push(((tenant.clone(), ty.clone()), m));
-                }
-            }
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        // Leave no half-registered files behind: the next flush will write these rows again.
-        for (_, m) in &out {
-            let _ = std::fs::remove_file(&m.file.path);
-        }
-        return Err(e);
-    }
-    Ok(out)
-}
-
-fn read_marker(root: &Path) -> Result<u64> {
-    let p = root.join("FLUSHED");
-    match std::fs::read_to_string(&p) {
-        Ok(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| Error::Codec(format!("{} is damaged: `{}`", p.display(), s.trim()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(Error::io("reading", &p, e)),
-    }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
-    f.write_all(bytes)
-        .map_err(|e| Error::io("writing", &tmp, e))?;
-    f.sync_all().map_err(|e| Error::io("syncing", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming", &tmp, e))?;
-    if let Some(dir) = path.parent() {
-        segment::sync_dir(dir)?;
-    }
-    Ok(())
 }

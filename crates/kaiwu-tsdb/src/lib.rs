@@ -6,9 +6,11 @@ mod codec;
 mod compact;
 mod engine;
 mod error;
+mod flush;
 mod latest;
 mod memtable;
 mod options;
+mod rollup;
 mod segment;
 mod snapshot;
 
@@ -16,9 +18,12 @@ pub use engine::{FlushStats, OpenReport, Tsdb};
 pub use error::{Error, Result};
 pub use latest::LatestValue;
 pub use options::{Durability, TsdbOptions};
+pub use rollup::{Buckets, Partial, Resolution, RollupSnapshot};
 pub use snapshot::{SegmentFile, TableSnapshot, TimeRange};
 
 #[cfg(test)]
 mod test_util;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rollup;

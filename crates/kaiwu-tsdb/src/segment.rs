@@ -17,6 +17,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::ColumnPath;
 
+use crate::rollup::Resolution;
 use crate::{Error, Result, SegmentFile};
 
 const META_FLUSH_SEQ: &str = "kaiwu.flush_seq";
@@ -230,9 +231,12 @@ pub(crate) struct Found {
     pub(crate) tenant: String,
     pub(crate) device_type: String,
     pub(crate) path: PathBuf,
+    /// Set for rollup files.
+    pub(crate) rollup: Option<Resolution>,
 }
 
-/// Every `*.parquet` under `root/<tenant>/<type>/<window>/`; leftover `*.tmp` files (a flush or
+/// Every `*.parquet` under `root/<tenant>/<type>/<window>/` and the rollups under
+/// `root/<tenant>/<type>/_rollup_<res>/<window>/`; leftover `*.tmp` files (a flush or
 /// compaction that died before its rename) are deleted.
 pub(crate) fn scan(root: &Path) -> Result<Vec<Found>> {
     let mut out = Vec::new();
@@ -242,7 +246,14 @@ pub(crate) fn scan(root: &Path) -> Result<Vec<Found>> {
             continue;
         }
         for ty in subdirs(&tenant)? {
-            for window in subdirs(&ty)? {
+            let mut windows: Vec<(PathBuf, Option<Resolution>)> = Vec::new();
+            for w in subdirs(&ty)? {
+                match Resolution::from_dir(&file_name(&w)) {
+                    Some(r) => windows.extend(subdirs(&w)?.into_iter().map(|d| (d, Some(r)))),
+                    None => windows.push((w, None)),
+                }
+            }
+            for (window, rollup) in windows {
                 let rd =
                     std::fs::read_dir(&window).map_err(|e| Error::io("listing", &window, e))?;
                 for e in rd.flatten() {
@@ -252,6 +263,7 @@ pub(crate) fn scan(root: &Path) -> Result<Vec<Found>> {
                             tenant: tname.clone(),
                             device_type: file_name(&ty),
                             path: p,
+                            rollup,
                         }),
                         Some("tmp") => {
                             let _ = std::fs::remove_file(&p);

@@ -168,7 +168,7 @@ fn find_parquet(root: &std::path::Path) -> std::path::PathBuf {
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(d).unwrap().flatten() {
             let p = e.path();
-            if p.is_dir() {
+            if p.is_dir() && !p.to_string_lossy().contains("_rollup_") {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "parquet") {
                 return p;

@@ -48,6 +48,20 @@ fn owner_filter(caller: &Caller) -> Option<String> {
     (!allowed(&caller.roles, Action::ManageUsers)).then(|| caller.username.clone())
 }
 
+/// A key of the tenant, if the caller may see it (another user's key is simply not there).
+fn visible_key(
+    r: &kaiwu_registry::Registry,
+    tenant: &str,
+    owner: Option<&str>,
+    id: &str,
+) -> Result<ApiKey, ApiError> {
+    let k = r.api_key(tenant, id)?;
+    if owner.is_some_and(|o| o != k.username) {
+        return Err(ApiError::not_found(format!("api key `{id}` not found")));
+    }
+    Ok(k)
+}
+
 /// API keys visible to the caller.
 #[utoipa::path(get, path = "/api/api-keys", tag = "api-keys", security(("bearer" = [])),
     responses((status = 200, body = Vec<ApiKey>), (status = 401, body = Problem)))]
@@ -104,14 +118,8 @@ async fn get_key(
 ) -> Result<Json<ApiKey>, ApiError> {
     caller.require(Action::Own)?;
     let owner = owner_filter(&caller);
-    s.db(move |r| {
-        let k = r.api_key(&caller.tenant, &id)?;
-        if owner.is_some_and(|o| o != k.username) {
-            return Err(ApiError::not_found(format!("api key `{id}` not found")));
-        }
-        Ok(Json(k))
-    })
-    .await
+    s.db(move |r| Ok(Json(visible_key(r, &caller.tenant, owner.as_deref(), &id)?)))
+        .await
 }
 
 /// Revoke an API key.
@@ -126,10 +134,7 @@ async fn delete_key(
     caller.require(Action::Own)?;
     let owner = owner_filter(&caller);
     s.db(move |r| {
-        let k = r.api_key(&caller.tenant, &id)?;
-        if owner.is_some_and(|o| o != k.username) {
-            return Err(ApiError::not_found(format!("api key `{id}` not found")));
-        }
+        visible_key(r, &caller.tenant, owner.as_deref(), &id)?;
         r.delete_api_key(&caller.tenant, &id)?;
         Ok(StatusCode::NO_CONTENT)
     })

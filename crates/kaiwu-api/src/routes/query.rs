@@ -51,12 +51,7 @@ async fn post_query(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let _slot = s
-        .inner
-        .query_slots
-        .acquire()
-        .await
-        .map_err(|_| ApiError::internal("query slots closed"))?;
+    let _slot = s.query_slot().await?;
     let out = s.inner.query.sql(&caller.tenant, &q.sql).await?;
     let encode = |e: kaiwu_query::Error| ApiError::from(e);
     if accept.contains(CSV) {
@@ -140,11 +135,6 @@ async fn history(
         agg,
         limit: p.limit,
     };
-    let _slot = s
-        .inner
-        .query_slots
-        .acquire()
-        .await
-        .map_err(|_| ApiError::internal("query slots closed"))?;
+    let _slot = s.query_slot().await?;
     Ok(Json(s.inner.query.history(&caller.tenant, &id, req).await?))
 }

@@ -5,6 +5,7 @@ mod history;
 mod limits;
 mod output;
 mod pruning;
+mod rollup;
 mod sql;
 
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ use datafusion::arrow::compute::{max, min};
 use datafusion::arrow::datatypes::TimestampMillisecondType;
 use datafusion::parquet::arrow::ArrowWriter;
 use kaiwu_model::{BatchBuilder, DeviceType};
-use kaiwu_tsdb::{SegmentFile, TableSnapshot, TimeRange};
+use kaiwu_tsdb::{Resolution, RollupSnapshot, SegmentFile, TableSnapshot, TimeRange};
 use serde_json::{Value, json};
 
 use crate::{Catalog, DeviceInfo, QueryEngine, QueryLimits, QueryOutput};
@@ -127,6 +128,17 @@ impl Catalog for Fake {
             files,
             batches: s.batches.clone(),
         })
+    }
+
+    /// Hand-made segments have no rollups: history keeps reading raw rows.
+    fn rollup_snapshot(
+        &self,
+        _: &str,
+        _: &str,
+        _: Resolution,
+        _: TimeRange,
+    ) -> Result<Option<RollupSnapshot>, String> {
+        Ok(None)
     }
 }
 
