@@ -8,6 +8,7 @@ mod engine;
 mod error;
 mod flush;
 mod latest;
+mod maintenance;
 mod memtable;
 mod options;
 mod rollup;
