@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use kaiwu_core::now_ms;
+use kaiwu_core::{Quality, Value, now_ms};
 use kaiwu_model::{BatchBuilder, DataType, DeviceType, Property};
 use kaiwu_registry::Registry;
 use kaiwu_tsdb::Tsdb;
@@ -88,7 +88,14 @@ impl std::fmt::Debug for Ingest {
 /// Rows of one device type, validated.
 struct Planned {
     dt: DeviceType,
-    rows: Vec<(usize, Row)>,
+    rows: Vec<Valid>,
+}
+
+/// A row whose values passed validation, placed by the index of their property in the type.
+struct Valid {
+    device: String,
+    ts: Option<i64>,
+    values: Vec<Option<(Value, Quality)>>,
 }
 
 impl Ingest {
@@ -113,10 +120,8 @@ impl Ingest {
         let now = now_ms();
         for p in plans {
             let mut b = BatchBuilder::new(tenant, &p.dt);
-            for (_, r) in &p.rows {
-                // Already validated in `plan`; a failure here would be a bug, not bad input.
-                b.push_json(&r.device, r.ts.unwrap_or(now), &r.values)
-                    .map_err(|e| Error::Task(format!("validated row failed to encode: {e}")))?;
+            for r in &p.rows {
+                b.push_values(&r.device, r.ts.unwrap_or(now), &r.values);
             }
             acc.uncertain += b.uncertain();
             let batch = b.finish().map_err(|e| Error::Task(e.to_string()))?;
@@ -132,7 +137,13 @@ impl Ingest {
     async fn mark_used(&self, tenant: &str, p: &Planned) -> Result<(), Error> {
         let new: Vec<String> = {
             let used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
-            let keys: HashSet<&String> = p.rows.iter().flat_map(|(_, r)| r.values.keys()).collect();
+            let keys: HashSet<&String> = p
+                .rows
+                .iter()
+                .flat_map(|r| r.values.iter().enumerate())
+                .filter(|(_, v)| v.is_some())
+                .map(|(ix, _)| &p.dt.properties[ix].id)
+                .collect();
             keys.into_iter()
                 .filter(|k| !used.contains(&(tenant.to_owned(), p.dt.id.clone(), (*k).clone())))
                 .cloned()
@@ -193,10 +204,13 @@ fn plan(reg: &Registry, tenant: &str, rows: Vec<Row>) -> Result<Vec<Planned>, Er
         if dt.extensible {
             dt = extend(reg, tenant, dt, &rows)?;
         }
-        for (i, r) in &rows {
+        let mut valid = Vec::with_capacity(rows.len());
+        for (i, r) in rows {
+            let mut values = vec![None; dt.properties.len()];
             for (k, v) in &r.values {
-                let res = match dt.property(k) {
-                    Some(p) => kaiwu_model::validate_value(p, v).map(|_| ()),
+                let res = match dt.properties.iter().position(|p| p.id == *k) {
+                    Some(ix) => kaiwu_model::validate_value(&dt.properties[ix], v)
+                        .map(|ok| values[ix] = Some(ok)),
                     None => Err(kaiwu_model::Error::Value {
                         property: k.clone(),
                         reason: format!("`{k}` is not a property of device type {}", dt.id),
@@ -209,8 +223,13 @@ fn plan(reg: &Registry, tenant: &str, rows: Vec<Row>) -> Result<Vec<Planned>, Er
                     });
                 }
             }
+            valid.push(Valid {
+                device: r.device,
+                ts: r.ts,
+                values,
+            });
         }
-        plans.push(Planned { dt, rows });
+        plans.push(Planned { dt, rows: valid });
     }
     if errors.is_empty() {
         Ok(plans)

@@ -62,19 +62,36 @@ impl Latest {
         let ts = ts.as_primitive::<TimestampMillisecondType>();
         let dev = dev.as_string::<i32>();
         let schema = rows.schema();
-        let mut map = self
-            .map
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let tenant = map.entry(b.tenant.clone()).or_default();
+        // Reduce each property to its newest row per device before taking the lock, so the
+        // cache is touched (and keys allocated) once per device and property, not per row.
+        // Among equal timestamps the later row wins, as if the rows were applied in order.
+        let mut newest: Vec<(&str, HashMap<&str, usize>)> = Vec::new();
         for (f, col) in schema.fields().iter().zip(rows.columns()) {
             let name = f.name();
             if name == TS || name == DEVICE || name.starts_with(QUALITY_PREFIX) {
                 continue;
             }
+            let mut per_device: HashMap<&str, usize> = HashMap::new();
+            for i in (0..rows.num_rows()).filter(|i| !col.is_null(*i)) {
+                let e = per_device.entry(dev.value(i)).or_insert(i);
+                if ts.value(i) >= ts.value(*e) {
+                    *e = i;
+                }
+            }
+            newest.push((name.as_str(), per_device));
+        }
+        let mut map = self
+            .map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let tenant = map.entry(b.tenant.clone()).or_default();
+        for (name, per_device) in newest {
+            let Some(col) = rows.column_by_name(name) else {
+                continue;
+            };
             let q = rows.column_by_name(&quality_column(name));
             let q = q.map(|q| q.as_primitive::<UInt8Type>());
-            for i in 0..rows.num_rows() {
+            for (device, i) in per_device {
                 let Some(value) = json_at(col, i) else {
                     continue;
                 };
@@ -82,12 +99,24 @@ impl Latest {
                 let quality = q
                     .filter(|q| !q.is_null(i))
                     .map_or(Quality::Good, |q| quality_from_code(q.value(i)));
-                let d = tenant.entry(dev.value(i).to_owned()).or_default();
-                match d.get(name.as_str()) {
+                if !tenant.contains_key(device) {
+                    tenant.insert(device.to_owned(), Device::new());
+                }
+                let Some(d) = tenant.get_mut(device) else {
+                    continue;
+                };
+                match d.get_mut(name) {
                     Some(cur) if cur.ts > t => {}
-                    _ => {
+                    Some(cur) => {
+                        *cur = LatestValue {
+                            ts: t,
+                            value,
+                            quality,
+                        }
+                    }
+                    None => {
                         d.insert(
-                            name.clone(),
+                            name.to_owned(),
                             LatestValue {
                                 ts: t,
                                 value,

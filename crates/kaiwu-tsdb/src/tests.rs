@@ -268,3 +268,34 @@ async fn crash_between_compaction_and_deletion_counts_nothing_twice() {
     assert_eq!((rep.segments, rep.orphans_removed), (1, 4));
     assert_eq!(values(&db, "t"), vec![0.0, 1.0, 2.0, 3.0]);
 }
+
+#[tokio::test]
+async fn latest_keeps_the_newest_value_whatever_the_row_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = Tsdb::open(dir.path(), opts()).unwrap();
+    // Out of order within a batch; on equal timestamps the later row wins.
+    db.write(batch(
+        "t",
+        &[
+            ("d1", 3_000, 3.0),
+            ("d2", 500, 9.0),
+            ("d1", 1_000, 1.0),
+            ("d1", 3_000, 4.0),
+        ],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        db.latest("t", "d1").unwrap()["v"].value,
+        serde_json::json!(4.0)
+    );
+    assert_eq!(db.latest("t", "d2").unwrap()["v"].ts, 500);
+    // An older reading arriving later does not replace a newer one; an equal one does.
+    db.write(batch("t", &[("d1", 2_000, 2.0)])).await.unwrap();
+    assert_eq!(db.latest("t", "d1").unwrap()["v"].ts, 3_000);
+    db.write(batch("t", &[("d1", 3_000, 5.0)])).await.unwrap();
+    assert_eq!(
+        db.latest("t", "d1").unwrap()["v"].value,
+        serde_json::json!(5.0)
+    );
+}
