@@ -99,14 +99,24 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_syntax() || inner.is_eof() {
             ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {inner}"))
         } else {
-            let message = inner.to_string();
-            ApiError::invalid(format!("invalid value at `{path}`: {message}"))
-                .with_errors(vec![FieldError { path, message }])
+            shape_error(path, inner.to_string())
         }
     })?;
     de.end()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))?;
     Ok(v)
+}
+
+/// Deserialize an already parsed document (e.g. one item of a parsed array), with the path of
+/// the first offending value.
+pub(crate) fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| shape_error(e.path().to_string(), e.into_inner().to_string()))
+}
+
+fn shape_error(path: String, message: String) -> ApiError {
+    ApiError::invalid(format!("invalid value at `{path}`: {message}"))
+        .with_errors(vec![FieldError { path, message }])
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {

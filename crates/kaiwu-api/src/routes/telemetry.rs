@@ -14,7 +14,7 @@ use kaiwu_registry::RetentionPolicy;
 use super::Problem;
 use crate::caller::Caller;
 use crate::error::FieldError;
-use crate::json::{Body, RawBody, parse};
+use crate::json::{Body, RawBody, from_value, parse};
 use crate::{ApiError, AppState};
 
 /// Rows one request may carry (the body limit bounds it too).
@@ -150,8 +150,7 @@ fn json_rows(bytes: &[u8]) -> Result<Vec<Row>, ApiError> {
     let mut rows = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
-        let bytes = serde_json::to_vec(&item).unwrap_or_default();
-        match parse::<TelemetryRow>(&bytes) {
+        match from_value::<TelemetryRow>(item) {
             Ok(r) => rows.push(Row {
                 device: r.device,
                 ts: r.ts,
