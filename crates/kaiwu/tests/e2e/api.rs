@@ -314,6 +314,23 @@ pub(crate) fn login(node: &Node, username: &str) -> Api {
     Api::login(node, username, &password_of(username))
 }
 
+/// Logs in the admin and creates device type `press`, enterprise asset `plant` and device
+/// `press-1` under it, in tenant `default`.
+pub(crate) fn press_fixture(node: &Node) -> Api {
+    let admin = Api::login(node, "admin", crate::common::ADMIN_PASSWORD);
+    admin.post("/api/device-types", &cnc_type("press")).ok(201);
+    admin
+        .post("/api/assets", &json!({"id": "plant", "kind": "enterprise"}))
+        .ok(201);
+    admin
+        .post(
+            "/api/devices",
+            &json!({"id": "press-1", "type": "press", "asset": "plant"}),
+        )
+        .ok(201);
+    admin
+}
+
 /// The example thing model of interfaces.md section 3, under another id.
 pub(crate) fn cnc_type(id: &str) -> Value {
     json!({"id": id, "name": "CNC milling machine", "version": 1,

@@ -5,21 +5,12 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::api::press_fixture;
 use crate::common::{ADMIN_PASSWORD, Api, Counts, Node, cnc_type, counts, data_dir, tempdir};
 
 /// A node with one device type, asset and device; returns the admin and what it holds.
 fn fixture(node: &Node) -> (Api, Counts) {
-    let admin = Api::login(node, "admin", ADMIN_PASSWORD);
-    admin.post("/api/device-types", &cnc_type("press")).ok(201);
-    admin
-        .post("/api/assets", &json!({"id": "plant", "kind": "enterprise"}))
-        .ok(201);
-    admin
-        .post(
-            "/api/devices",
-            &json!({"id": "press-1", "type": "press", "asset": "plant"}),
-        )
-        .ok(201);
+    let admin = press_fixture(node);
     let c = counts(&admin);
     (admin, c)
 }

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::api::press_fixture;
 use crate::common::{
     ADMIN_PASSWORD, Api, Node, cnc_type, counts, create_tenant, create_user, data_dir, ids, login,
     password_of, tempdir,
@@ -10,17 +11,7 @@ use crate::common::{
 
 /// A device type, an asset and a device in tenant `default`, and one user per role.
 fn setup(node: &Node) -> Api {
-    let admin = Api::login(node, "admin", ADMIN_PASSWORD);
-    admin.post("/api/device-types", &cnc_type("press")).ok(201);
-    admin
-        .post("/api/assets", &json!({"id": "plant", "kind": "enterprise"}))
-        .ok(201);
-    admin
-        .post(
-            "/api/devices",
-            &json!({"id": "press-1", "type": "press", "asset": "plant"}),
-        )
-        .ok(201);
+    let admin = press_fixture(node);
     create_user(&admin, "pa", None, &["platform_admin"]);
     create_user(&admin, "ta", None, &["tenant_admin"]);
     create_user(&admin, "op", None, &["operator"]);
