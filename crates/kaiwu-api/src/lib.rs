@@ -5,10 +5,12 @@
 mod caller;
 mod error;
 mod json;
+mod link;
 mod openapi;
 mod routes;
 mod state;
 
 pub use error::{ApiError, Problem};
+pub use link::{CommandError, DeviceLink, Presence};
 pub use routes::router;
 pub use state::{ApiConfig, AppState};

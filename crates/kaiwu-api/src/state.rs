@@ -8,7 +8,8 @@ use kaiwu_registry::Registry;
 use kaiwu_tsdb::Tsdb;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::ApiError;
+use crate::link::NoLink;
+use crate::{ApiError, DeviceLink};
 
 /// Queries (SQL and history) that run at once; more wait their turn.
 const QUERY_SLOTS: usize = 4;
@@ -31,7 +32,7 @@ pub struct AppState {
 pub(crate) struct Inner {
     pub(crate) registry: Arc<Registry>,
     pub(crate) tsdb: Arc<Tsdb>,
-    pub(crate) ingest: Ingest,
+    pub(crate) ingest: Arc<Ingest>,
     pub(crate) query: Arc<QueryEngine>,
     /// Queries running at once; each may use the full per-query memory limit.
     pub(crate) query_slots: tokio::sync::Semaphore,
@@ -40,6 +41,7 @@ pub(crate) struct Inner {
     pub(crate) metrics: Option<PrometheusHandle>,
     pub(crate) ready: AtomicBool,
     pub(crate) openapi: std::sync::OnceLock<String>,
+    pub(crate) link: std::sync::RwLock<Arc<dyn DeviceLink>>,
 }
 
 impl AppState {
@@ -54,7 +56,7 @@ impl AppState {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                ingest: Ingest::new(registry.clone(), tsdb.clone()),
+                ingest: Arc::new(Ingest::new(registry.clone(), tsdb.clone())),
                 registry,
                 tsdb,
                 query,
@@ -64,8 +66,31 @@ impl AppState {
                 metrics,
                 ready: AtomicBool::new(false),
                 openapi: std::sync::OnceLock::new(),
+                link: std::sync::RwLock::new(Arc::new(NoLink)),
             }),
         }
+    }
+
+    /// Connect the API to the devices (the node sets this once its broker runs).
+    pub fn set_device_link(&self, link: Arc<dyn DeviceLink>) {
+        *self
+            .inner
+            .link
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = link;
+    }
+
+    pub(crate) fn link(&self) -> Arc<dyn DeviceLink> {
+        self.inner
+            .link
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The ingest service (shared with the device protocols, so they validate alike).
+    pub fn ingest(&self) -> Arc<Ingest> {
+        self.inner.ingest.clone()
     }
 
     /// Mark the node ready (`/readyz` answers 200) or draining (503).

@@ -4,6 +4,7 @@
 
 mod kaiwu_run;
 mod peers;
+mod query;
 mod report;
 mod storage;
 mod sys;
@@ -25,8 +26,20 @@ enum Cmd {
     List,
     /// Storage ingest of TSBS cpu-only data; DuckDB and PostgreSQL COPY beside it.
     StorageIngest(storage::Opts),
+    /// TSBS query subset (lastpoint, single-groupby-1-1-1, double-groupby-1, high-cpu-all,
+    /// cpu-max-all-1); DuckDB beside it.
+    TsbsQuery(QueryOpts),
     /// Run every landed scenario; print the pending ones.
     All(AllOpts),
+}
+
+#[derive(Debug, Args)]
+struct QueryOpts {
+    #[command(flatten)]
+    opts: query::Opts,
+    /// Write the results to docs/benchmarks.md (this scenario's section).
+    #[arg(long)]
+    write_docs: bool,
 }
 
 #[derive(Debug, Args)]
@@ -62,7 +75,7 @@ pub(crate) const SCENARIOS: [Scenario; 7] = [
     Scenario {
         name: "tsbs-query",
         what: "c. TSBS query subset; DuckDB beside it",
-        pending: Some("not written yet (kaiwu-query exists; scenario to do)"),
+        pending: None,
     },
     Scenario {
         name: "modbus-polling",
@@ -99,6 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::StorageIngest(o) => storage::run(&o),
+        Cmd::TsbsQuery(q) => run_query(&q.opts, q.write_docs),
         Cmd::All(a) => {
             for s in SCENARIOS.iter().filter(|s| s.pending.is_some()) {
                 eprintln!(
@@ -113,7 +127,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 seed: 1,
                 ..storage::Opts::default()
             };
-            storage::run(&o)
+            storage::run(&o)?;
+            let q = query::Opts {
+                quick: a.quick,
+                seed: 1,
+                ..query::Opts::default()
+            };
+            run_query(&q, a.write_docs)
         }
     }
+}
+
+fn run_query(o: &query::Opts, write_docs: bool) -> anyhow::Result<()> {
+    let table = query::run(o)?;
+    if write_docs {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let body = format!(
+            "## TSBS query subset (scenario c)\n\n- Date: {}\n- Machine: {}\n- Command: `cargo run --release -p kaiwu-bench -- {}`\n\n{table}\n{}",
+            report::date_utc(),
+            sys::machine(),
+            args.join(" "),
+            query::NOTES
+        );
+        let path = report::write_section("tsbs-query", &body)?;
+        eprintln!("[tsbs-query] wrote {}", path.display());
+    }
+    Ok(())
 }

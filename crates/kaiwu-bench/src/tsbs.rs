@@ -1,6 +1,7 @@
 //! A TSBS `cpu-only` data generator of our own: per host ten tags and ten `usage_*` fields,
 //! one row every 10 s, each field a clamped random walk in [0, 100] with N(0, 1) steps (as
-//! TSBS's `CWD(ND(0,1), 0, 100, U(0,100))`). Deterministic for a given seed.
+//! TSBS's `CWD(ND(0,1), 0, 100, U(0,100))`), emitted as whole numbers as TSBS does
+//! (`usage_user=58i`) and stored as floats. Deterministic for a given seed.
 
 use std::io::Write;
 use std::path::Path;
@@ -76,7 +77,7 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
     }
 
@@ -109,7 +110,8 @@ impl Dataset {
         let mut values = Vec::with_capacity(steps * hosts * 10);
         for _ in 0..steps {
             for v in &mut state {
-                values.push(*v);
+                // TSBS emits these readings as whole numbers (`usage_user=58i`).
+                values.push(v.round());
                 *v = (*v + rng.normal()).clamp(0.0, 100.0);
             }
         }
@@ -204,6 +206,7 @@ mod tests {
         assert_eq!(a.tags, b.tags);
         assert_ne!(a.values, c.values);
         assert!(a.values.iter().all(|v| (0.0..=100.0).contains(v)));
+        assert!(a.values.iter().all(|v| v.fract() == 0.0), "whole numbers");
     }
 
     #[test]

@@ -105,6 +105,8 @@ pub struct HttpConfig {
 pub struct MqttConfig {
     /// Listen address; port 0 picks a free port.
     pub addr: String,
+    /// Largest MQTT packet accepted, bytes; larger ones end the connection (MQTT 5 reason 0x95).
+    pub max_packet_size: usize,
 }
 
 /// `[mqtts]`.
@@ -144,6 +146,7 @@ impl Default for MqttConfig {
     fn default() -> Self {
         Self {
             addr: "[::]:1883".into(),
+            max_packet_size: 1 << 20,
         }
     }
 }
@@ -223,6 +226,11 @@ impl Config {
         if self.http.max_body_bytes < 1024 {
             return Err(Error::Config(
                 "http.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if !(1024..=268_435_455).contains(&self.mqtt.max_packet_size) {
+            return Err(Error::Config(
+                "mqtt.max_packet_size must be 1024 to 268435455 (the MQTT maximum)".into(),
             ));
         }
         if !(60..=30 * 24 * 3600).contains(&self.http.token_ttl_secs) {

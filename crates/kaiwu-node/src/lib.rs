@@ -7,9 +7,9 @@ mod catalog;
 mod config;
 mod datadir;
 mod demo;
+mod device_api;
 mod error;
 mod listen;
-mod mqtt_placeholder;
 mod serve;
 
 pub use admin::{create_user, reset_password};

@@ -15,7 +15,8 @@ use tokio::net::TcpListener;
 
 use crate::config::{HttpConfig, MqttConfig};
 use crate::datadir::DataDir;
-use crate::{Config, Error, LogFormat, Result, bootstrap, demo, listen, mqtt_placeholder};
+use crate::device_api::{DeviceHooks, MqttLink};
+use crate::{Config, Error, LogFormat, Result, bootstrap, demo, listen};
 
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +93,16 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
         api,
         metrics,
     );
+    let hooks = Arc::new(DeviceHooks::new(reg.clone(), state.ingest()));
+    let broker_cfg = kaiwu_mqtt::broker::BrokerConfig {
+        max_packet_size: cfg.mqtt.max_packet_size,
+        state_dir: Some(dir.path().join("mqtt")),
+        ..Default::default()
+    };
+    let broker = kaiwu_mqtt::broker::Broker::open(broker_cfg, hooks.clone())
+        .map_err(|e| Error::Config(format!("mqtt broker: {e}")))?;
+    let _ = hooks.broker.set(broker.clone());
+    state.set_device_link(Arc::new(MqttLink(hooks)));
     let app = kaiwu_api::router(state.clone());
     let endpoints =
         serde_json::json!({"http": http_addr.to_string(), "mqtt": mqtt_addr.to_string()});
@@ -110,7 +121,10 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
     }
     tracing::info!(%http_addr, %mqtt_addr, data_dir = %dir.path().display(), "node ready");
 
-    let mqtt_task = tokio::spawn(mqtt_placeholder::run(mqtt));
+    let mqtt_task = {
+        let b = broker.clone();
+        tokio::spawn(async move { b.serve(mqtt).await })
+    };
     let flusher = tokio::spawn(flush_loop(tsdb.clone()));
     let retention = tokio::spawn(retention_loop(reg.clone(), tsdb.clone()));
     let drain = state.clone();
@@ -125,6 +139,7 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
             what: "http server".into(),
             source: e,
         })?;
+    broker.shutdown().await;
     mqtt_task.abort();
     flusher.abort();
     retention.abort();

@@ -66,6 +66,7 @@ impl std::fmt::Debug for QueryEngine {
 pub(crate) struct Inner {
     pub(crate) catalog: Arc<dyn Catalog>,
     pub(crate) limits: QueryLimits,
+    pub(crate) footers: Arc<datafusion::execution::cache::cache_manager::FileMetadataCache>,
 }
 
 impl Inner {
@@ -83,7 +84,7 @@ impl Inner {
 
     async fn sql(self: Arc<Self>, tenant: Arc<Tenant>, sql: String) -> Result<QueryOutput> {
         guard::check_text(&sql)?;
-        let (ctx, _) = session(&tenant, &self.limits).await?;
+        let (ctx, _) = session(&tenant, &self.limits, &self.footers).await?;
         let state = ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
         let stmt = state
@@ -160,7 +161,11 @@ impl QueryEngine {
             .build()
             .map_err(|e| Error::Internal(format!("query runtime: {e}")))?;
         Ok(QueryEngine {
-            inner: Arc::new(Inner { catalog, limits }),
+            inner: Arc::new(Inner {
+                catalog,
+                limits,
+                footers: crate::session::metadata_cache(),
+            }),
             runtime: Some(runtime),
         })
     }

@@ -160,7 +160,7 @@ impl Inner {
         let Some(info) = devices.into_iter().find(|d| d.id == device) else {
             return Err(Error::NotFound(format!("device {device}")));
         };
-        let (ctx, schema) = session(&tenant, &self.limits).await?;
+        let (ctx, schema) = session(&tenant, &self.limits, &self.footers).await?;
         let dt = schema.device_type(&info.device_type).ok_or_else(|| {
             Error::Internal(format!(
                 "device type {} of device {device} is missing",

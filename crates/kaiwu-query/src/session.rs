@@ -7,6 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::Result as DfResult;
+use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
+use datafusion::execution::cache::default_cache::DefaultCache;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -44,21 +46,40 @@ impl Tenant {
 }
 
 /// A session over `tenant`'s tables, with the query limits applied.
+/// Parquet footers (with page indexes) of segments, shared by all sessions: segment files never
+/// change once written, so a footer parsed for one query serves the next.
+pub(crate) fn metadata_cache() -> Arc<FileMetadataCache> {
+    Arc::new(DefaultCache::new(METADATA_CACHE_BYTES).with_name("kaiwu-segment-footers"))
+}
+
+const METADATA_CACHE_BYTES: usize = 64 << 20;
+
 pub(crate) async fn session(
     tenant: &Arc<Tenant>,
     limits: &QueryLimits,
+    footers: &Arc<FileMetadataCache>,
 ) -> Result<(SessionContext, Arc<TenantSchema>)> {
     let types = tenant
         .call("device types", |c, t| c.device_types(t))
         .await?;
-    let config = SessionConfig::new()
+    let mut config = SessionConfig::new()
         .with_target_partitions(2)
         .with_information_schema(true)
         .with_create_default_catalog_and_schema(false)
         .with_default_catalog_and_schema(CATALOG, SCHEMA);
+    // Late materialisation: decode the filter columns (time, device) first and the rest only
+    // for the rows that pass; segments hold many series, queries usually want few.
+    let pq = &mut config.options_mut().execution.parquet;
+    pq.pushdown_filters = true;
+    pq.reorder_filters = true;
     // No spilling: the memory limit is a hard limit and queries never write temporary files.
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(limits.memory_bytes, 1.0)
+        .with_cache_manager(
+            CacheManagerConfig::default()
+                .with_file_metadata_cache(Some(Arc::clone(footers)))
+                .with_metadata_cache_limit(METADATA_CACHE_BYTES),
+        )
         .with_disk_manager_builder(
             DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
         )

@@ -14,6 +14,7 @@ mod devices;
 mod error;
 mod migrate;
 mod retention;
+mod shadows;
 mod tenants;
 mod users;
 
@@ -23,6 +24,7 @@ pub use db::{Registry, hash_secret};
 pub use devices::{Device, DeviceFilter, DevicePatch, NewDevice};
 pub use error::{Error, Result};
 pub use retention::RetentionPolicy;
+pub use shadows::{MAX_SHADOW_BYTES, Shadow};
 pub use tenants::Tenant;
 pub use users::{NewUser, User, UserCredentials, UserPatch};
 

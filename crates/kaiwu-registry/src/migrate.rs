@@ -99,6 +99,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, type_id)
     );
     "#,
+    // 3: device shadows (attributes; presence is kept in memory by the node)
+    r#"
+    CREATE TABLE shadows (
+        tenant TEXT NOT NULL,
+        device TEXT NOT NULL,
+        reported TEXT NOT NULL,
+        desired TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (tenant, device),
+        FOREIGN KEY (tenant, device) REFERENCES devices(tenant, id) ON DELETE CASCADE
+    );
+    "#,
 ];
 
 /// Bring the database up to the latest schema.

@@ -309,3 +309,11 @@ fn retention_policies() {
     assert_eq!(r.retention("b").unwrap(), RetentionPolicy::default());
     assert_eq!(r.all_retention().unwrap().len(), 1);
 }
+
+/// A registry with tenant `a`, type `cnc_mill` and device `m1`: (registry, tenant, device).
+pub(crate) fn registry_with_device() -> (Registry, String, String) {
+    let (r, _) = reg();
+    r.create_device_type("a", mill("")).unwrap();
+    r.create_device("a", dev("m1"), "token-shadow-1").unwrap();
+    (r, "a".into(), "m1".into())
+}

@@ -5,6 +5,9 @@
 //! its footer names the files it replaces. If the node dies before those are deleted, `open`
 //! deletes them then, so no row is ever counted twice. Replaced files are deleted only after a
 //! grace period longer than any query may run, so a query that already planned them finishes.
+//!
+//! The merged file's rollups are written before it: once it exists, so do they (where dense
+//! enough), and the inputs' rollups become orphans that `open` removes with their segments.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,6 +16,7 @@ use std::sync::Arc;
 use arrow_array::{RecordBatch, RecordBatchOptions, new_null_array};
 use arrow_schema::{Schema, SchemaRef};
 
+use crate::rollup::{self, Resolution, RollupFiles};
 use crate::segment::{self, SegmentMeta};
 use crate::{Error, Result};
 
@@ -62,8 +66,8 @@ fn widen(b: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch> {
     )?)
 }
 
-/// Merge `inputs` (all in one window directory) into one new segment.
-pub(crate) fn merge(inputs: &[Arc<SegmentMeta>]) -> Result<SegmentMeta> {
+/// Merge `inputs` (all in one window directory) into one new segment with its rollups.
+pub(crate) fn merge(inputs: &[Arc<SegmentMeta>]) -> Result<(SegmentMeta, RollupFiles)> {
     let dir: PathBuf = inputs
         .first()
         .and_then(|m| m.file.path.parent())
@@ -97,5 +101,17 @@ pub(crate) fn merge(inputs: &[Arc<SegmentMeta>]) -> Result<SegmentMeta> {
         })
         .collect();
     let name = format!("{seq:020}-c{}.parquet", kaiwu_core::now_ms());
-    segment::write_replacing(&dir, &name, &sorted, seq, &replaces)
+    let (Some(table_dir), Some(w)) = (
+        dir.parent(),
+        dir.file_name()
+            .and_then(|n| n.to_str()?.parse::<i64>().ok()),
+    ) else {
+        return Err(Error::Codec(format!(
+            "{} is not a window directory",
+            dir.display()
+        )));
+    };
+    let rollups = rollup::write_for(table_dir, w, &name, &sorted, seq, &Resolution::ALL)?;
+    let merged = segment::write_replacing(&dir, &name, &sorted, seq, &replaces)?;
+    Ok((merged, rollups))
 }

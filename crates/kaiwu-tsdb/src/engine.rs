@@ -123,10 +123,10 @@ impl Tsdb {
             })
             .collect();
         let mut index: BTreeMap<TableKey, Segments> = BTreeMap::new();
-        let mut rollups: BTreeMap<(TableKey, Resolution), Segments> = BTreeMap::new();
+        let mut found_rollups = Vec::new();
         for (key, rollup, m) in found_ok {
             if let Some(r) = rollup {
-                rollups.entry((key, r)).or_default().push(Arc::new(m));
+                found_rollups.push((key, r, m));
                 continue;
             }
             if replaced.contains(&m.file.path) {
@@ -137,6 +137,27 @@ impl Tsdb {
             }
             index.entry(key).or_default().push(Arc::new(m));
             report.segments += 1;
+        }
+        // A rollup stands for its segment's rows; without that segment (merged away by a
+        // compaction, or a compaction that died before its segment appeared) it would count
+        // rows twice or rows that are not there.
+        let live: std::collections::HashSet<(TableKey, (String, String))> = index
+            .iter()
+            .flat_map(|(k, v)| {
+                v.iter()
+                    .filter_map(|m| Some((k.clone(), segment::sibling_key(&m.file.path)?)))
+            })
+            .collect();
+        let mut rollups: BTreeMap<(TableKey, Resolution), Segments> = BTreeMap::new();
+        for (key, r, m) in found_rollups {
+            let sibling = segment::sibling_key(&m.file.path);
+            if sibling.is_some_and(|s| live.contains(&(key.clone(), s))) {
+                rollups.entry((key, r)).or_default().push(Arc::new(m));
+            } else {
+                std::fs::remove_file(&m.file.path)
+                    .map_err(|e| Error::io("removing", &m.file.path, e))?;
+                report.orphans_removed += 1;
+            }
         }
         // Segments from before rollups existed get theirs once.
         let rollups_marker = root.join("ROLLUPS");
@@ -337,20 +358,38 @@ impl Tsdb {
             start: range.start.map(|s| s.saturating_sub(resolution.ms())),
             end: range.end,
         };
-        let files = st
-            .rollups
-            .get(&key)
-            .map(|v| {
-                v.iter()
-                    .filter(|m| wide.overlaps(m.file.min_ts, m.file.max_ts))
-                    .map(|m| m.file.clone())
-                    .collect()
+        let all_rollups = st.rollups.get(&key).map(Vec::as_slice).unwrap_or_default();
+        let with_rollup: std::collections::HashSet<(String, String)> = all_rollups
+            .iter()
+            .filter_map(|m| segment::sibling_key(&m.file.path))
+            .collect();
+        let files = all_rollups
+            .iter()
+            .filter(|m| wide.overlaps(m.file.min_ts, m.file.max_ts))
+            .map(|m| m.file.clone())
+            .collect();
+        // Raw rows of a bucket starting before `end` may lie up to one bucket past it.
+        let rows_range = TimeRange {
+            start: range.start,
+            end: range.end.map(|e| e.saturating_add(resolution.ms())),
+        };
+        let raw_files = st
+            .segments
+            .get(&key.0)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|m| rows_range.overlaps(m.file.min_ts, m.file.max_ts))
+            .filter(|m| {
+                segment::sibling_key(&m.file.path).is_none_or(|k| !with_rollup.contains(&k))
             })
-            .unwrap_or_default();
+            .map(|m| m.file.clone())
+            .collect();
         RollupSnapshot {
             resolution,
             files,
             batches,
+            raw_files,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Background maintenance of the engine: compaction of busy windows and retention.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use crate::engine::{read, write};
 use crate::flush::window_start;
 use crate::memtable::TableKey;
 use crate::rollup::Resolution;
-use crate::segment::SegmentMeta;
+use crate::segment::{SegmentMeta, sibling_key};
 use crate::{Error, Result, Tsdb};
 
 impl Tsdb {
@@ -32,18 +33,38 @@ impl Tsdb {
         let mut merged_away = 0;
         for (key, inputs) in groups {
             let job = inputs.clone();
-            let out = tokio::task::spawn_blocking(move || crate::compact::merge(&job))
+            let (out, rollups) = tokio::task::spawn_blocking(move || crate::compact::merge(&job))
                 .await
                 .map_err(|e| Error::Codec(format!("compaction task failed: {e}")))??;
+            let gone: HashSet<(String, String)> = inputs
+                .iter()
+                .filter_map(|m| sibling_key(&m.file.path))
+                .collect();
+            let mut paths: Vec<PathBuf> = inputs.iter().map(|m| m.file.path.clone()).collect();
             {
                 let mut st = write(&self.state);
                 if let Some(v) = st.segments.get_mut(&key) {
                     v.retain(|m| !inputs.iter().any(|i| i.file.path == m.file.path));
                     v.push(Arc::new(out));
                 }
+                for r in Resolution::ALL {
+                    let v = st.rollups.entry((key.clone(), r)).or_default();
+                    v.retain(|m| {
+                        let old = sibling_key(&m.file.path).is_some_and(|k| gone.contains(&k));
+                        if old {
+                            paths.push(m.file.path.clone());
+                        }
+                        !old
+                    });
+                }
+                for (r, m) in rollups {
+                    st.rollups
+                        .entry((key.clone(), r))
+                        .or_default()
+                        .push(Arc::new(m));
+                }
             }
             merged_away += inputs.len();
-            let paths: Vec<PathBuf> = inputs.iter().map(|m| m.file.path.clone()).collect();
             tokio::spawn(async move {
                 tokio::time::sleep(grace).await;
                 for p in paths {

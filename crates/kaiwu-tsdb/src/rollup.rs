@@ -1,12 +1,13 @@
 //! Downsampling rollups: per (device, bucket) partial aggregates of every numeric property, at
-//! 1 min and 1 h, written by each flush next to its segments under
-//! `<root>/<tenant>/<type>/_rollup_<res>/<window>/<flush seq>-<n>.parquet`.
+//! 1 min and 1 h, written next to each segment under
+//! `<root>/<tenant>/<type>/_rollup_<res>/<window>/<segment file name>`.
 //!
-//! A flush computes partials only from its own rows, so one bucket may have a partial per flush;
-//! readers merge them. Rollup files follow the segment rules (footer `flush_seq`, orphan removal
-//! on open, retention by window). Compaction leaves them alone: they are small, and merging
-//! partials is exact whatever their number.
-
+//! A rollup is written only where it pays: when it has at most a tenth of its segment's rows
+//! (`MIN_ROWS_PER_BUCKET`). Sparse data (say one value per 10 s, against 1 min buckets) is
+//! cheaper to read raw than to store twice, so readers fold the rows of segments without a
+//! rollup sibling themselves. A flush computes partials only from its own rows, so one bucket may
+//! have a partial per segment; readers merge them. Compaction rewrites the rollups of the
+//! segments it merges. A rollup file whose segment is gone is an orphan and removed on open.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -20,6 +21,9 @@ use kaiwu_core::batch::{DEVICE, QUALITY_PREFIX, TS};
 
 use crate::segment::ts_column;
 use crate::{Result, SegmentFile, TimeRange};
+
+/// A rollup is kept only if it cuts the rows read at least this many times.
+pub(crate) const MIN_ROWS_PER_BUCKET: usize = 10;
 
 /// Bucket width of a rollup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -118,6 +122,8 @@ pub struct RollupSnapshot {
     pub files: Vec<SegmentFile>,
     /// Rows not yet flushed (not in any rollup).
     pub batches: Vec<RecordBatch>,
+    /// Segments in the range too sparse to have a rollup at this resolution: read raw.
+    pub raw_files: Vec<SegmentFile>,
 }
 
 impl RollupSnapshot {
@@ -142,29 +148,46 @@ impl RollupSnapshot {
                 }
             }
         }
-        for b in &self.batches {
-            let Some(dev) = b.column_by_name(DEVICE) else {
-                continue;
-            };
-            // Only this device's rows: the memtable holds every device of the type.
-            let mask = arrow_ord::cmp::eq(dev, &StringArray::new_scalar(device))?;
-            let b = arrow_select::filter::filter_record_batch(b, &mask)?;
-            let present: Vec<(usize, usize)> = properties
-                .iter()
-                .enumerate()
-                .filter_map(|(j, p)| Some((j, b.schema().index_of(p).ok()?)))
-                .collect();
-            let cols: Vec<usize> = present.iter().map(|x| x.1).collect();
-            for ((_, bucket), ps) in fold(&b, self.resolution.ms(), &cols)? {
-                for ((j, _), p) in present.iter().zip(&ps) {
-                    if let Some(p) = p {
-                        add(*j, bucket, p);
-                    }
-                }
-            }
+        let raw: Vec<Vec<RecordBatch>> = self
+            .raw_files
+            .iter()
+            .map(|f| crate::segment::read_all(&f.path))
+            .collect::<Result<_>>()?;
+        for b in raw.iter().flatten().chain(&self.batches) {
+            fold_device(b, device, properties, self.resolution, &mut add)?;
         }
         Ok(out)
     }
+}
+
+/// Fold `device`'s rows of raw batch `b` into partials of `properties` (by index) per bucket.
+fn fold_device(
+    b: &RecordBatch,
+    device: &str,
+    properties: &[&str],
+    res: Resolution,
+    add: &mut impl FnMut(usize, i64, &Partial),
+) -> Result<()> {
+    let Some(dev) = b.column_by_name(DEVICE) else {
+        return Ok(());
+    };
+    // Only this device's rows: the memtable and segments hold every device of the type.
+    let mask = arrow_ord::cmp::eq(dev, &StringArray::new_scalar(device))?;
+    let b = arrow_select::filter::filter_record_batch(b, &mask)?;
+    let present: Vec<(usize, usize)> = properties
+        .iter()
+        .enumerate()
+        .filter_map(|(j, p)| Some((j, b.schema().index_of(p).ok()?)))
+        .collect();
+    let cols: Vec<usize> = present.iter().map(|x| x.1).collect();
+    for ((_, bucket), ps) in fold(&b, res.ms(), &cols)? {
+        for ((j, _), p) in present.iter().zip(&ps) {
+            if let Some(p) = p {
+                add(*j, bucket, p);
+            }
+        }
+    }
+    Ok(())
 }
 
 type Folded<'a> = BTreeMap<(&'a str, i64), Vec<Option<Partial>>>;
@@ -358,7 +381,10 @@ pub(crate) fn write_for(
 ) -> Result<RollupFiles> {
     let mut out = Vec::new();
     for &r in res {
-        if let Some(agg) = compute(rows, r)? {
+        let Some(agg) = compute(rows, r)? else {
+            continue;
+        };
+        if agg.num_rows().saturating_mul(MIN_ROWS_PER_BUCKET) <= rows.num_rows() {
             let dir = table_dir.join(r.dir()).join(w.to_string());
             out.push((r, crate::segment::write(&dir, name, &agg, seq)?));
         }

@@ -41,6 +41,13 @@ fn parquet_err(path: &Path, source: parquet::errors::ParquetError) -> Error {
     }
 }
 
+/// (window directory, file name) of a segment or rollup file: a rollup's is its segment's.
+pub(crate) fn sibling_key(path: &Path) -> Option<(String, String)> {
+    let name = path.file_name()?.to_str()?.to_owned();
+    let w = path.parent()?.file_name()?.to_str()?.to_owned();
+    Some((w, name))
+}
+
 /// Sort rows by (device, ts) so each series is contiguous: timestamps then delta-encode to
 /// almost nothing and neighbouring values compress well.
 pub(crate) fn sort_rows(b: &RecordBatch) -> Result<RecordBatch> {

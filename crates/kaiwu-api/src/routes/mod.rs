@@ -8,6 +8,7 @@ mod device_types;
 mod devices;
 mod ops;
 mod query;
+mod shadow;
 mod telemetry;
 mod tenants;
 mod users;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(device_types::routes())
         .merge(assets::routes())
         .merge(devices::routes())
+        .merge(shadow::routes())
         .merge(telemetry::routes())
         .merge(query::routes())
         .split_for_parts();

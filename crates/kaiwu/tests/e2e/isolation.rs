@@ -84,6 +84,15 @@ fn probe(api: &Api, t: &Target) -> Vec<Resp> {
             &format!("/api/devices/{dev}/credentials"),
             &json!({"kind": "access_token"}),
         ),
+        api.get(&format!("/api/devices/{dev}/shadow")),
+        api.patch(
+            &format!("/api/devices/{dev}/shadow"),
+            &json!({"setpoint": 1}),
+        ),
+        api.post(
+            &format!("/api/devices/{dev}/commands/stop"),
+            &json!({"params": {}}),
+        ),
         api.get(&format!("/api/users/{user}")),
         api.patch(
             &format!("/api/users/{user}"),
