@@ -4,6 +4,7 @@
 
 mod caller;
 mod error;
+mod http_rpc;
 mod json;
 mod link;
 mod openapi;

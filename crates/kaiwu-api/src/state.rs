@@ -42,6 +42,7 @@ pub(crate) struct Inner {
     pub(crate) ready: AtomicBool,
     pub(crate) openapi: std::sync::OnceLock<String>,
     pub(crate) link: std::sync::RwLock<Arc<dyn DeviceLink>>,
+    pub(crate) http_rpc: crate::http_rpc::HttpRpc,
 }
 
 impl AppState {
@@ -67,6 +68,7 @@ impl AppState {
                 ready: AtomicBool::new(false),
                 openapi: std::sync::OnceLock::new(),
                 link: std::sync::RwLock::new(Arc::new(NoLink)),
+                http_rpc: crate::http_rpc::HttpRpc::default(),
             }),
         }
     }

@@ -4,6 +4,7 @@
 mod api_keys;
 mod assets;
 mod csv_rows;
+mod device_http;
 mod device_types;
 mod devices;
 mod ops;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .merge(devices::routes())
         .merge(shadow::routes())
+        .merge(device_http::routes())
         .merge(telemetry::routes())
         .merge(query::routes())
         .split_for_parts();

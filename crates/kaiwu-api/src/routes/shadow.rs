@@ -145,15 +145,30 @@ async fn run_command(
         .await?;
     check_params(&dt, &command, &req.params)?;
     let link = s.link();
-    let out = link
-        .command(
-            &caller.tenant,
-            &id,
-            &command,
-            Value::Object(req.params),
-            Duration::from_millis(timeout_ms),
-        )
-        .await;
+    let timeout = Duration::from_millis(timeout_ms);
+    let params = Value::Object(req.params);
+    // A device long-polling the HTTP device API takes the command there; otherwise it goes
+    // over MQTT (or the device is offline).
+    let out = match s
+        .inner
+        .http_rpc
+        .offer(&caller.tenant, &id, &command, params.clone())
+    {
+        Some((n, rx)) => match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(v)) => Ok(v),
+            _ => {
+                s.inner.http_rpc.cancel(&caller.tenant, &id, n);
+                Err(CommandError::Timeout {
+                    device: id.clone(),
+                    ms: timeout_ms,
+                })
+            }
+        },
+        None => {
+            link.command(&caller.tenant, &id, &command, params, timeout)
+                .await
+        }
+    };
     match out {
         Ok(result) => Ok(Json(CommandResult { result })),
         Err(e @ CommandError::Offline(_)) => {
