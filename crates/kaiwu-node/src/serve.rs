@@ -102,6 +102,8 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
     let broker = kaiwu_mqtt::broker::Broker::open(broker_cfg, hooks.clone())
         .map_err(|e| Error::Config(format!("mqtt broker: {e}")))?;
     let _ = hooks.broker.set(broker.clone());
+    // Sparkplug edge nodes wait for the primary host's retained STATE before publishing.
+    hooks.announce_host().await;
     state.set_device_link(Arc::new(MqttLink(hooks)));
     let app = kaiwu_api::router(state.clone());
     let endpoints =

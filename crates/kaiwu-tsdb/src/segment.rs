@@ -107,7 +107,10 @@ fn props(
     let zstd = ZstdLevel::try_new(3).map_err(|e| parquet_err(Path::new("-"), e))?;
     let mut p = WriterProperties::builder()
         .set_compression(Compression::ZSTD(zstd))
-        .set_max_row_group_row_count(Some(256 * 1024))
+        // Small row groups and pages: segments hold many series sorted by (device, ts), so
+        // statistics then narrow a device or time filter to a few thousand rows.
+        .set_max_row_group_row_count(Some(64 * 1024))
+        .set_data_page_row_count_limit(8 * 1024)
         .set_key_value_metadata(Some(vec![
             KeyValue::new(META_FLUSH_SEQ.into(), flush_seq.to_string()),
             KeyValue::new(META_MIN_TS.into(), min.to_string()),

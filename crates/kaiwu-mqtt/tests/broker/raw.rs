@@ -301,3 +301,34 @@ fn slow_subscriber_does_not_block_others() {
     assert_eq!(fast.recv(), Some(Packet::PingResp));
     assert!(b.broker.is_connected("slow"));
 }
+
+/// Publishes written in the same segment as CONNECT (before any CONNACK) are processed: a
+/// regression where they waited in the read buffer for a read event that never came.
+#[test]
+fn publishes_pipelined_behind_connect_are_acknowledged() {
+    let b = TestBroker::start();
+    let mut r = Raw::open(&b, Protocol::V311);
+    let mut batch = BytesMut::new();
+    Packet::Connect(Box::new(Connect {
+        protocol: Protocol::V311,
+        client_id: "eager".into(),
+        clean_start: true,
+        keep_alive: 60,
+        username: Some("good".into()),
+        password: None,
+        will: None,
+        properties: Properties::default(),
+    }))
+    .encode(Protocol::V311, &mut batch)
+    .unwrap();
+    for pid in 1..=3u16 {
+        publish(TELEMETRY, QoS::AtLeastOnce, pid, "{}")
+            .encode(Protocol::V311, &mut batch)
+            .unwrap();
+    }
+    r.s.write_all(&batch).unwrap();
+    assert!(matches!(r.recv(), Some(Packet::ConnAck(_))));
+    let acks: Vec<Packet> = (0..3).map(|_| r.recv().unwrap()).collect();
+    let want: Vec<Packet> = (1..=3).map(|pid| Packet::PubAck(Ack::new(pid))).collect();
+    assert_eq!(acks, want);
+}

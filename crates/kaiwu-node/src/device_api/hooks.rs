@@ -1,8 +1,10 @@
 //! The broker's hooks: a device logs in with its access token as the MQTT username and may use
 //! only its own `v1/devices/me/...` topics. Telemetry goes through ingest (validated against the
 //! thing model, durable before the PUBACK); attributes into the shadow; RPC answers to the
-//! command waiting for them.
+//! command waiting for them. Gateways (`v1/gateway/...`, gateway.rs) and Sparkplug B edge nodes
+//! (`spBv1.0/...`, sparkplug.rs) are dispatched from here.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -13,15 +15,21 @@ use kaiwu_mqtt::payload::{self, DeviceTopic};
 use kaiwu_registry::Registry;
 use serde_json::{Map, Value};
 
+use super::gateway::{GATEWAY_SUBSCRIPTIONS, GatewayConn, gateway_publishes};
 use super::presence::{Live, PresenceMap};
 use super::rpc::RpcWaiters;
+use super::sparkplug::{self, SpbConn};
 
 /// One authenticated device connection.
 pub(crate) struct DeviceClient {
     pub(crate) tenant: String,
     pub(crate) device: String,
-    client_id: String,
-    live: Arc<Live>,
+    pub(super) client_id: String,
+    pub(super) live: Arc<Live>,
+    /// Set when the device is a gateway (label `gateway=true`, read at login).
+    gateway: Option<GatewayConn>,
+    /// Sparkplug sessions, when the device is an edge node.
+    pub(super) spb: SpbConn,
 }
 
 /// The platform side of the embedded broker.
@@ -32,6 +40,11 @@ pub(crate) struct DeviceHooks {
     pub(crate) rpc: RpcWaiters,
     /// Set right after the broker opens (the broker owns the hooks, the hooks answer through it).
     pub(crate) broker: OnceLock<Broker<DeviceHooks>>,
+    /// Whether the Sparkplug host STATE went out (on the first connection: the broker is
+    /// handed the hooks only after it opens).
+    pub(super) host_announced: AtomicBool,
+    /// The STATE timestamp.
+    pub(super) started_ms: i64,
 }
 
 impl DeviceHooks {
@@ -42,10 +55,12 @@ impl DeviceHooks {
             presence: PresenceMap::default(),
             rpc: RpcWaiters::default(),
             broker: OnceLock::new(),
+            host_announced: AtomicBool::new(false),
+            started_ms: kaiwu_core::now_ms(),
         }
     }
 
-    async fn db<T: Send + 'static>(
+    pub(super) async fn db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Registry) -> kaiwu_registry::Result<T> + Send + 'static,
     ) -> Result<T, String> {
@@ -144,7 +159,7 @@ impl DeviceHooks {
         PublishOutcome::Consumed
     }
 
-    async fn send(&self, c: &DeviceClient, topic: &str, body: Vec<u8>) {
+    pub(super) async fn send(&self, c: &DeviceClient, topic: &str, body: Vec<u8>) {
         let Some(b) = self.broker.get() else { return };
         let r = b
             .deliver(
@@ -161,7 +176,7 @@ impl DeviceHooks {
     }
 }
 
-fn refuse(c: &DeviceClient, code: ReasonCode, why: String) -> PublishOutcome {
+pub(super) fn refuse(c: &DeviceClient, code: ReasonCode, why: String) -> PublishOutcome {
     tracing::warn!(tenant = %c.tenant, device = %c.device, reason = %why, "device message refused");
     metrics::counter!("kaiwu_mqtt_refused_total").increment(1);
     PublishOutcome::Rejected(code, why)
@@ -198,29 +213,36 @@ impl Hooks for DeviceHooks {
             return Err(ReasonCode::BadUserNameOrPassword);
         };
         let live = self.presence.entry(&tenant, &dev.id);
+        let gateway = GatewayConn::for_device(&dev);
         Ok(DeviceClient {
             tenant,
             device: dev.id,
             client_id: info.client_id.clone(),
             live,
+            gateway,
+            spb: SpbConn::default(),
         })
     }
 
-    fn authorize_publish(&self, _: &DeviceClient, topic: &str) -> bool {
-        matches!(
-            payload::classify(topic),
+    fn authorize_publish(&self, c: &DeviceClient, topic: &str) -> bool {
+        match payload::classify(topic) {
             Some(
                 DeviceTopic::Telemetry
-                    | DeviceTopic::Attributes
-                    | DeviceTopic::AttributeRequest(_)
-                    | DeviceTopic::RpcRequest(_)
-                    | DeviceTopic::RpcResponse(_)
-            )
-        )
+                | DeviceTopic::Attributes
+                | DeviceTopic::AttributeRequest(_)
+                | DeviceTopic::RpcRequest(_)
+                | DeviceTopic::RpcResponse(_),
+            ) => true,
+            Some(DeviceTopic::Sparkplug) => sparkplug::may_publish(c, topic),
+            Some(t) => c.gateway.is_some() && gateway_publishes(t),
+            None => false,
+        }
     }
 
-    fn authorize_subscribe(&self, _: &DeviceClient, filter: &str) -> bool {
+    fn authorize_subscribe(&self, c: &DeviceClient, filter: &str) -> bool {
         may_subscribe(filter)
+            || (c.gateway.is_some() && GATEWAY_SUBSCRIPTIONS.contains(&filter))
+            || sparkplug::may_subscribe(c, filter)
     }
 
     async fn on_publish(&self, c: &DeviceClient, topic: &str, p: &Publish) -> PublishOutcome {
@@ -231,6 +253,15 @@ impl Hooks for DeviceHooks {
             Some(DeviceTopic::AttributeRequest(n)) => self.attribute_request(c, n, p).await,
             Some(DeviceTopic::RpcResponse(n)) => self.rpc_response(c, n, p),
             Some(DeviceTopic::RpcRequest(n)) => self.client_rpc(c, n, p).await,
+            Some(DeviceTopic::Sparkplug) => self.sparkplug_publish(c, topic, p).await,
+            Some(t) if gateway_publishes(t) => match &c.gateway {
+                Some(gw) => self.gateway_publish(c, gw, t, p).await,
+                None => refuse(
+                    c,
+                    ReasonCode::NotAuthorized,
+                    format!("{topic} is for gateways (devices labelled gateway=true)"),
+                ),
+            },
             _ => refuse(
                 c,
                 ReasonCode::TopicNameInvalid,
@@ -240,15 +271,9 @@ impl Hooks for DeviceHooks {
     }
 
     async fn on_connected(&self, c: &DeviceClient, info: &ConnectInfo) {
-        *c.live
-            .client_id
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = info.client_id.clone();
-        c.live
-            .online
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        c.live.touch();
-        tracing::info!(tenant = %c.tenant, device = %c.device, client_id = %info.client_id, "device connected");
+        self.announce_host().await;
+        c.live.connect(&info.client_id, None);
+        tracing::info!(tenant = %c.tenant, device = %c.device, client_id = %info.client_id, gateway = c.gateway.is_some(), "device connected");
     }
 
     async fn on_disconnected(&self, c: &DeviceClient, cause: &DisconnectCause) {
@@ -257,6 +282,10 @@ impl Hooks for DeviceHooks {
             c.live
                 .online
                 .store(false, std::sync::atomic::Ordering::Relaxed);
+            if let Some(gw) = &c.gateway {
+                self.gateway_gone(c, gw);
+            }
+            self.sparkplug_gone(c);
         }
         tracing::info!(tenant = %c.tenant, device = %c.device, cause = ?cause, "device disconnected");
     }

@@ -1,5 +1,6 @@
 //! The management API's view of connected devices: presence, desired attributes pushed on
-//! `v1/devices/me/attributes`, and commands as ThingsBoard server-side RPC.
+//! `v1/devices/me/attributes`, and commands as ThingsBoard server-side RPC. A device behind a
+//! gateway gets both through its gateway's connection on the `v1/gateway/...` topics.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,18 +23,26 @@ impl DeviceLink for MqttLink {
     }
 
     async fn push_attributes(&self, tenant: &str, device: &str, changed: &Map<String, Value>) {
-        let (Some(b), Some(cid)) = (
-            self.0.broker.get(),
-            self.0.presence.client_id(tenant, device),
-        ) else {
+        let (Some(b), Some(route)) = (self.0.broker.get(), self.0.presence.route(tenant, device))
+        else {
             return;
         };
-        let body = Bytes::from(payload::encode_attribute_update(changed));
+        let (topic, body) = if route.via_gateway {
+            (
+                "v1/gateway/attributes",
+                payload::encode_gateway_attribute_update(device, changed),
+            )
+        } else {
+            (
+                "v1/devices/me/attributes",
+                payload::encode_attribute_update(changed),
+            )
+        };
         let r = b
             .deliver(
-                &cid,
-                "v1/devices/me/attributes",
-                body,
+                &route.client_id,
+                topic,
+                Bytes::from(body),
                 QoS::AtLeastOnce,
                 false,
             )
@@ -53,17 +62,32 @@ impl DeviceLink for MqttLink {
     ) -> Result<Value, CommandError> {
         let offline = || CommandError::Offline(device.to_owned());
         let b = self.0.broker.get().ok_or_else(offline)?;
-        let cid = self
-            .0
-            .presence
-            .client_id(tenant, device)
-            .ok_or_else(offline)?;
+        let route = self.0.presence.route(tenant, device).ok_or_else(offline)?;
+        // Gateway answers name the device and echo the id, so one waiter table serves both.
         let (id, rx) = self.0.rpc.start(tenant, device);
-        let body = Bytes::from(payload::encode_rpc_request(method, &params));
-        let topic = payload::rpc_request_topic(id);
-        if let Err(e) = b.deliver(&cid, &topic, body, QoS::AtLeastOnce, false).await {
+        let (topic, body) = if route.via_gateway {
+            (
+                "v1/gateway/rpc".to_owned(),
+                payload::encode_gateway_rpc_request(device, id, method, &params),
+            )
+        } else {
+            (
+                payload::rpc_request_topic(id),
+                payload::encode_rpc_request(method, &params),
+            )
+        };
+        let sent = b
+            .deliver(
+                &route.client_id,
+                &topic,
+                Bytes::from(body),
+                QoS::AtLeastOnce,
+                false,
+            )
+            .await;
+        if let Err(e) = sent {
             self.0.rpc.cancel(tenant, device, id);
-            tracing::info!(tenant, device, error = %e, "command not delivered");
+            tracing::info!(tenant, device, gateway = route.via_gateway, error = %e, "command not delivered");
             return Err(offline());
         }
         match tokio::time::timeout(timeout, rx).await {

@@ -17,6 +17,7 @@ mod isolation;
 mod lifecycle;
 mod mqtt;
 mod mqtt_crash;
+mod mqtt_gateway;
 mod openapi;
 mod roles;
 mod shadow;

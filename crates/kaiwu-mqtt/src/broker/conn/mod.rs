@@ -214,6 +214,13 @@ impl<'a, H: Hooks, S: AsyncRead + AsyncWrite + Unpin + Send> Conn<'a, H, S> {
     pub(crate) async fn run(&mut self) -> Close {
         self.resume();
         self.pull_outbound();
+        // Packets the client sent right behind its CONNECT are already buffered; no read event
+        // would announce them.
+        if !self.rbuf.is_empty()
+            && let Err(close) = self.decode_all()
+        {
+            return close;
+        }
         loop {
             let event = poll_fn(|cx| self.poll_event(cx)).await;
             let result = match event {
