@@ -125,7 +125,15 @@ fn sigkill_during_ingest_loses_no_acknowledged_point() {
     }
 
     let node = start(&dir, 0);
-    let admin = Api::login(&node, "admin", ADMIN_PASSWORD);
+    let what = format!("{ROUNDS} SIGKILLs");
+    assert_all_stored_once(&node, &acked.lock().unwrap(), &what);
+    node.stop();
+}
+
+/// Every acknowledged id (the `v` values of table `m`) is stored, and none twice; prints
+/// "<lost> of <acked> acknowledged points lost (<what>; ...)".
+pub(crate) fn assert_all_stored_once(node: &Node, acked: &[i64], what: &str) {
+    let admin = Api::login(node, "admin", ADMIN_PASSWORD);
     let out = admin
         .post(
             "/api/query",
@@ -139,27 +147,25 @@ fn sigkill_during_ingest_loses_no_acknowledged_point() {
         .map(|r| r[0].as_i64().unwrap())
         .collect();
     let unique: HashSet<i64> = stored.iter().copied().collect();
-    let acked = acked.lock().unwrap();
     let lost: Vec<i64> = acked
         .iter()
         .copied()
         .filter(|id| !unique.contains(id))
         .collect();
     println!(
-        "{} of {} acknowledged points lost ({ROUNDS} SIGKILLs; {} points stored, {} duplicates)",
+        "{} of {} acknowledged points lost ({what}; {} points stored, {} duplicates)",
         lost.len(),
         acked.len(),
         stored.len(),
         stored.len() - unique.len()
     );
-    assert!(!acked.is_empty(), "the writers got nothing acknowledged");
+    assert!(!acked.is_empty(), "nothing was acknowledged");
     assert!(
         lost.is_empty(),
         "lost acknowledged points: {:?}",
         &lost[..lost.len().min(20)]
     );
     assert_eq!(stored.len(), unique.len(), "points stored twice");
-    node.stop();
 }
 
 /// A fresh bearer token for the admin.

@@ -13,12 +13,12 @@ use crate::common::{Node, data_dir, tempdir};
 const TOKEN: &str = "e2e-mqtt-token-0001";
 
 /// (host, port) of the node's MQTT listener, e.g. `("::1", "41259")`.
-fn mqtt_host_port(node: &Node) -> (String, String) {
+pub(crate) fn mqtt_host_port(node: &Node) -> (String, String) {
     let (h, p) = node.mqtt.rsplit_once(':').expect("mqtt address has a port");
     (h.trim_matches(['[', ']']).to_owned(), p.to_owned())
 }
 
-fn python() -> String {
+pub(crate) fn python() -> String {
     match std::env::var("KW_TEST_PYTHON") {
         Ok(p) if !p.is_empty() => p,
         _ => panic!(
@@ -28,7 +28,7 @@ fn python() -> String {
     }
 }
 
-fn device_script() -> String {
+pub(crate) fn device_script() -> String {
     format!("{}/tests/e2e/mqtt_device.py", env!("CARGO_MANIFEST_DIR"))
 }
 

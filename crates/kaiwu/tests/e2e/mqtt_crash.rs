@@ -1,7 +1,6 @@
 //! Durability of the MQTT path under SIGKILL: paho devices publish QoS 1 telemetry while the node
 //! is killed at varying moments, several times; every PUBACKed point must be stored, once.
 
-use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -10,6 +9,8 @@ use serde_json::json;
 
 use crate::api::Api;
 use crate::common::{ADMIN_PASSWORD, Node, data_dir, serve_cmd, tempdir};
+use crate::crash::assert_all_stored_once;
+use crate::mqtt::python;
 
 const ROUNDS: u64 = 4;
 const DEVICES: usize = 4;
@@ -24,13 +25,6 @@ fn start(dir: &std::path::Path, round: u64) -> Node {
     };
     cmd.env("KAIWU_TSDB_DURABILITY", durability);
     Node::start_cmd(cmd)
-}
-
-fn python() -> String {
-    std::env::var("KW_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .expect("KW_TEST_PYTHON is not set: run the tests through scripts/test")
 }
 
 /// Run the publishers against `node` until `ms` have passed, SIGKILL the node, and return the
@@ -97,38 +91,8 @@ fn sigkill_during_mqtt_ingest_loses_no_pubacked_point() {
         acked.extend(round(start(&dir, r), first, 1500 + seed % 1500));
     }
     let node = start(&dir, 0);
-    let admin = Api::login(&node, "admin", ADMIN_PASSWORD);
-    let out = admin
-        .post(
-            "/api/query",
-            &json!({"sql": "SELECT CAST(v AS BIGINT) AS id FROM m"}),
-        )
-        .ok(200);
-    let stored: Vec<i64> = out["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r[0].as_i64().unwrap())
-        .collect();
-    let unique: HashSet<i64> = stored.iter().copied().collect();
-    let lost: Vec<i64> = acked
-        .iter()
-        .copied()
-        .filter(|id| !unique.contains(id))
-        .collect();
-    println!(
-        "{} of {} PUBACKed points lost ({ROUNDS} SIGKILLs, {DEVICES} paho devices at QoS 1; {} points stored, {} duplicates)",
-        lost.len(),
-        acked.len(),
-        stored.len(),
-        stored.len() - unique.len()
-    );
-    assert!(!acked.is_empty(), "nothing was PUBACKed");
-    assert!(
-        lost.is_empty(),
-        "lost PUBACKed points: {:?}",
-        &lost[..lost.len().min(20)]
-    );
-    assert_eq!(stored.len(), unique.len(), "points stored twice");
+    let what =
+        format!("{ROUNDS} SIGKILLs, {DEVICES} paho devices at QoS 1, acknowledged = PUBACKed");
+    assert_all_stored_once(&node, &acked, &what);
     node.stop();
 }

@@ -12,29 +12,11 @@ use serde_json::{Value, json};
 
 use crate::api::{Api, press_fixture};
 use crate::common::{Node, data_dir, tempdir};
+use crate::mqtt::{device_script, mqtt_host_port, python};
 
 const GW_TOKEN: &str = "e2e-gateway-token-01";
 const GW2_TOKEN: &str = "e2e-gateway-token-02";
 const DEVICE_TOKEN: &str = "e2e-plain-device-01";
-
-fn mqtt_host_port(node: &Node) -> (String, String) {
-    let (h, p) = node.mqtt.rsplit_once(':').expect("mqtt address has a port");
-    (h.trim_matches(['[', ']']).to_owned(), p.to_owned())
-}
-
-fn python() -> String {
-    match std::env::var("KW_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => p,
-        _ => panic!(
-            "KW_TEST_PYTHON is not set: run the tests through scripts/test, which installs \
-             paho-mqtt in a virtual environment and points KW_TEST_PYTHON at it"
-        ),
-    }
-}
-
-fn device_script() -> String {
-    format!("{}/tests/e2e/mqtt_device.py", env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The press fixture, a `sensor` type, gateway `gw1` (children default to `sensor`), a second
 /// gateway `gw2` and the plain device `m1`.
