@@ -116,6 +116,13 @@ pub struct MqttsConfig {
     /// Listen address; unset means no TLS listener.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub addr: Option<String>,
+    /// Server certificate chain (PEM); with `key`. Unset: a self-signed pair generated into
+    /// `<data-dir>/tls/` on first start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// Private key of `cert` (PEM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -278,6 +285,8 @@ impl Config {
 fn known_keys() -> Vec<String> {
     let mut full = Config::default();
     full.mqtts.addr = Some(String::new());
+    full.mqtts.cert = Some(PathBuf::new());
+    full.mqtts.key = Some(PathBuf::new());
     let mut keys = Vec::new();
     if let Ok(serde_json::Value::Object(top)) = serde_json::to_value(&full) {
         for (k, v) in top {

@@ -11,6 +11,7 @@ mod device_api;
 mod error;
 mod listen;
 mod serve;
+mod tls;
 
 pub use admin::{create_user, reset_password};
 pub use config::{Config, HttpConfig, LogFormat, MqttConfig, MqttsConfig, Overrides, TsdbConfig};

@@ -74,6 +74,19 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
     )?;
     let http_addr = local(&http)?;
     let mqtt_addr = local(&mqtt)?;
+    let mqtts = match cfg.mqtts_addr()? {
+        Some(a) => {
+            let acceptor = crate::tls::acceptor(
+                dir.path(),
+                cfg.mqtts.cert.as_deref(),
+                cfg.mqtts.key.as_deref(),
+            )?;
+            let l = listen::bind("mqtts", a)?;
+            Some((local(&l)?, l, acceptor))
+        }
+        None => None,
+    };
+    let mqtts_addr = mqtts.as_ref().map(|m| m.0);
 
     let api = ApiConfig {
         max_body_bytes: cfg.http.max_body_bytes,
@@ -106,8 +119,11 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
     hooks.announce_host().await;
     state.set_device_link(Arc::new(MqttLink(hooks)));
     let app = kaiwu_api::router(state.clone());
-    let endpoints =
+    let mut endpoints =
         serde_json::json!({"http": http_addr.to_string(), "mqtt": mqtt_addr.to_string()});
+    if let Some(a) = mqtts_addr {
+        endpoints["mqtts"] = serde_json::json!(a.to_string());
+    }
     dir.write_atomic(&dir.endpoints(), endpoints.to_string().as_bytes())?;
 
     // Signal handlers exist before anyone can learn the node is ready, so a SIGTERM sent right
@@ -117,7 +133,12 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
         announce_first_start(f);
     }
     state.set_ready(true);
-    announce(&format!("kaiwu ready http={http_addr} mqtt={mqtt_addr}"));
+    let tls_part = mqtts_addr
+        .map(|a| format!(" mqtts={a}"))
+        .unwrap_or_default();
+    announce(&format!(
+        "kaiwu ready http={http_addr} mqtt={mqtt_addr}{tls_part}"
+    ));
     if let Some(s) = seeded {
         announce_demo(&s, http_addr, first.as_ref());
     }
@@ -127,6 +148,8 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
         let b = broker.clone();
         tokio::spawn(async move { b.serve(mqtt).await })
     };
+    let mqtts_task =
+        mqtts.map(|(_, l, acceptor)| tokio::spawn(crate::tls::serve(l, acceptor, broker.clone())));
     let flusher = tokio::spawn(flush_loop(tsdb.clone()));
     let retention = tokio::spawn(retention_loop(reg.clone(), tsdb.clone()));
     let drain = state.clone();
@@ -143,6 +166,9 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
         })?;
     broker.shutdown().await;
     mqtt_task.abort();
+    if let Some(t) = mqtts_task {
+        t.abort();
+    }
     flusher.abort();
     retention.abort();
     drop(state);

@@ -202,3 +202,57 @@ fn attributes_presence_and_commands_round_trip_with_a_paho_device() {
         .problem(409);
     assert!(p["detail"].as_str().unwrap().contains("offline"));
 }
+
+#[test]
+fn mqtts_listener_serves_devices_with_the_generated_certificate() {
+    let tmp = tempdir();
+    let dir = data_dir(&tmp);
+    let mut cmd = crate::common::serve_cmd(&dir);
+    cmd.args(["--mqtts", "127.0.0.1:0"]);
+    let node = Node::start_cmd(cmd);
+    let mqtts = node
+        .ready_line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("mqtts="))
+        .expect("ready line names the mqtts address")
+        .to_owned();
+    let port = mqtts.rsplit_once(':').unwrap().1.to_owned();
+    let admin = fixture(&node);
+    let ca = dir.join("tls/mqtt-cert.pem");
+    let publish = |extra: &[&str]| {
+        Command::new("mosquitto_pub")
+            .args(["-h", "localhost", "-p", &port, "-V", "mqttv311", "-q", "1"])
+            .args([
+                "-u",
+                TOKEN,
+                "-t",
+                "v1/devices/me/telemetry",
+                "-m",
+                r#"{"state": 2}"#,
+            ])
+            .args(extra)
+            .output()
+            .expect("mosquitto_pub runs")
+    };
+    let out = publish(&["--cafile", ca.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        admin.get("/api/devices/m1/latest").ok(200)["state"]["value"],
+        2
+    );
+    // A client trusting only the public CAs refuses the self-signed certificate.
+    let out = publish(&["--capath", "/etc/ssl/certs"]);
+    assert!(
+        !out.status.success(),
+        "an untrusted server certificate must fail"
+    );
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(
+        err.contains("certificate") || err.contains("tls") || err.contains("ssl"),
+        "{err}"
+    );
+}
