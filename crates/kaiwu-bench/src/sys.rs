@@ -40,6 +40,54 @@ pub(crate) fn peak_rss_kib() -> Option<u64> {
     status_kib("/proc/self/status", "VmHWM:")
 }
 
+/// CPU seconds (user + system, all threads) of process `pid` so far.
+pub(crate) fn pid_cpu_seconds(pid: u32, tck: f64) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat_ticks(&s)? as f64 / tck)
+}
+
+/// Resident set (`VmRSS`) of process `pid` in KiB.
+pub(crate) fn pid_rss_kib(pid: u32) -> Option<u64> {
+    status_kib(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+/// Peak resident set (`VmHWM`) of process `pid` in KiB.
+pub(crate) fn pid_peak_rss_kib(pid: u32) -> Option<u64> {
+    status_kib(&format!("/proc/{pid}/status"), "VmHWM:")
+}
+
+/// Raise this process's open-file limit (RLIMIT_NOFILE) to its hard limit with util-linux
+/// `prlimit` (children inherit it); returns the soft limit in force afterwards.
+pub(crate) fn raise_nofile() -> Option<u64> {
+    let pid = std::process::id().to_string();
+    let read = || -> Option<(u64, u64)> {
+        let out = std::process::Command::new("prlimit")
+            .args([
+                "--pid",
+                &pid,
+                "--nofile",
+                "--noheadings",
+                "--raw",
+                "--output=SOFT,HARD",
+            ])
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut it = text.split_whitespace().map(|v| match v {
+            "unlimited" => Some(u64::MAX),
+            v => v.parse().ok(),
+        });
+        Some((it.next()??, it.next()??))
+    };
+    let (soft, hard) = read()?;
+    if soft < hard {
+        let _ = std::process::Command::new("prlimit")
+            .args(["--pid", &pid, &format!("--nofile={hard}:{hard}")])
+            .status();
+    }
+    read().map(|(s, _)| s)
+}
+
 fn status_kib(path: &str, key: &str) -> Option<u64> {
     let s = std::fs::read_to_string(path).ok()?;
     let line = s.lines().find(|l| l.starts_with(key))?;

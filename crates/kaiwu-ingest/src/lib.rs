@@ -11,6 +11,8 @@ use kaiwu_registry::Registry;
 use kaiwu_tsdb::Tsdb;
 use serde::Serialize;
 
+mod coalesce;
+
 /// One telemetry row as a protocol decoded it.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -77,6 +79,8 @@ pub struct Ingest {
     tsdb: Arc<Tsdb>,
     /// (tenant, type, property) already recorded as having data, to spare the registry writes.
     used: Mutex<HashSet<(String, String, String)>>,
+    /// Messages waiting to be written together (`write_coalesced`).
+    queue: Mutex<coalesce::Queue>,
 }
 
 impl std::fmt::Debug for Ingest {
@@ -105,6 +109,7 @@ impl Ingest {
             registry,
             tsdb,
             used: Mutex::new(HashSet::new()),
+            queue: Mutex::new(coalesce::Queue::default()),
         }
     }
 

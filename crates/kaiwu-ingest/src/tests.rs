@@ -143,3 +143,47 @@ async fn extensible_types_learn_new_keys() {
         "tenant b untouched"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coalesced_messages_keep_their_own_outcome_and_share_batches() {
+    let f = fixture(false);
+    let ingest = Arc::new(Ingest::new(f.reg.clone(), f.tsdb.clone()));
+    let mut tasks = Vec::new();
+    for i in 0..200i64 {
+        let ingest = ingest.clone();
+        tasks.push(tokio::spawn(async move {
+            let (tenant, r) = match i {
+                7 => ("a", row("d1", i, r#"{"v": "not a number"}"#)),
+                8 => ("a", row("nope", i, r#"{"v": 1}"#)),
+                _ if i % 2 == 0 => ("a", row("d1", i, r#"{"v": 1, "on": true}"#)),
+                _ => ("b", row("x", i, r#"{"v": 20}"#)),
+            };
+            (i, ingest.write_coalesced(tenant, vec![r]).await)
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (i, r) = t.await.unwrap();
+        match i {
+            7 | 8 => assert!(matches!(r, Err(Error::Invalid(_))), "{i}: {r:?}"),
+            _ => {
+                let acc = r.unwrap();
+                assert_eq!(acc.rows, 1);
+                assert_eq!(acc.uncertain, usize::from(i % 2 == 1), "{i}");
+                ok += 1;
+            }
+        }
+    }
+    assert_eq!(ok, 198);
+    let (a, b) = (rows_in(&f, "a"), rows_in(&f, "b"));
+    assert_eq!(
+        (a, b),
+        (99, 99),
+        "each valid message stored once, the refused ones not"
+    );
+    let batches = f.tsdb.snapshot("a", "m", TimeRange::ALL).batches.len();
+    assert!(
+        batches < 99,
+        "messages were grouped ({batches} batches for 99 rows)"
+    );
+}

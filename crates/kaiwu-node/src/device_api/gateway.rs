@@ -138,7 +138,7 @@ impl DeviceHooks {
                 values: r.values,
             }));
         }
-        match self.ingest.write(&c.tenant, rows).await {
+        match self.ingest.write_coalesced(&c.tenant, rows).await {
             Ok(_) => Ok(()),
             Err(IngestError::Invalid(errs)) => {
                 let first = errs

@@ -84,7 +84,7 @@ impl DeviceHooks {
                 values: r.values,
             })
             .collect();
-        match self.ingest.write(&c.tenant, rows).await {
+        match self.ingest.write_coalesced(&c.tenant, rows).await {
             Ok(_) => PublishOutcome::Consumed,
             Err(e @ IngestError::Invalid(_)) => {
                 refuse(c, ReasonCode::PayloadFormatInvalid, e.to_string())

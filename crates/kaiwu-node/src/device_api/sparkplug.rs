@@ -279,7 +279,7 @@ impl DeviceHooks {
             return Ok(());
         }
         self.ingest
-            .write(&c.tenant, rows)
+            .write_coalesced(&c.tenant, rows)
             .await
             .map(|_| ())
             .map_err(|e| (ReasonCode::PayloadFormatInvalid, format!("{id}: {e}")))
