@@ -117,6 +117,20 @@ impl AppState {
             .map_err(|_| ApiError::internal("query slots closed"))
     }
 
+    /// The current type of one of `tenant`'s devices (404 when the device does not exist).
+    pub(crate) async fn device_type_of(
+        &self,
+        tenant: &str,
+        device: &str,
+    ) -> Result<kaiwu_model::DeviceType, ApiError> {
+        let (t, d) = (tenant.to_owned(), device.to_owned());
+        self.db(move |r| {
+            let dev = r.device(&t, &d)?;
+            Ok(r.device_type(&t, &dev.device_type)?)
+        })
+        .await
+    }
+
     /// Run a registry call on the blocking pool: SQLite and argon2 must not stall the runtime.
     pub(crate) async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
     where

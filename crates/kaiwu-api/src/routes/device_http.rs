@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -126,18 +126,12 @@ async fn get_device_attributes(
             .map(str::to_owned)
             .collect()
     };
-    let (ck, sk) = (list(&q.client_keys), list(&q.shared_keys));
-    let all = ck.is_empty() && sk.is_empty();
-    let pick = |m: &Map<String, Value>, keys: &[String]| -> Map<String, Value> {
-        m.iter()
-            .filter(|(k, _)| all || keys.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+    let req = payload::AttributeRequest {
+        client_keys: list(&q.client_keys),
+        shared_keys: list(&q.shared_keys),
     };
-    let body =
-        payload::encode_attribute_response(&pick(&sh.reported, &ck), &pick(&sh.desired, &sk));
-    let v = serde_json::from_slice(&body).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(v))
+    let (client, shared) = req.select(&sh.reported, &sh.desired);
+    Ok(Json(payload::attribute_response(&client, &shared)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -136,13 +136,7 @@ async fn run_command(
             "timeout_ms must be 1 to {MAX_TIMEOUT_MS}"
         )));
     }
-    let (t, d) = (caller.tenant.clone(), id.clone());
-    let dt = s
-        .db(move |r| {
-            let dev = r.device(&t, &d)?;
-            Ok(r.device_type(&t, &dev.device_type)?)
-        })
-        .await?;
+    let dt = s.device_type_of(&caller.tenant, &id).await?;
     check_params(&dt, &command, &req.params)?;
     let link = s.link();
     let timeout = Duration::from_millis(timeout_ms);

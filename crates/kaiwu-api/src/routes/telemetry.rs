@@ -192,13 +192,7 @@ async fn latest(
     Path(id): Path<String>,
 ) -> Result<Json<BTreeMap<String, Latest>>, ApiError> {
     caller.require(Action::Read)?;
-    let (t, d) = (caller.tenant.clone(), id.clone());
-    let dt = s
-        .db(move |r| {
-            let dev = r.device(&t, &d)?;
-            Ok(r.device_type(&t, &dev.device_type)?)
-        })
-        .await?;
+    let dt = s.device_type_of(&caller.tenant, &id).await?;
     let values = s.inner.tsdb.latest(&caller.tenant, &id).unwrap_or_default();
     let out = values
         .into_iter()

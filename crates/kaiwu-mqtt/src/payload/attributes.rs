@@ -29,6 +29,28 @@ pub struct AttributeRequest {
     pub shared_keys: Vec<String>,
 }
 
+impl AttributeRequest {
+    /// The asked-for keys of `reported` (client scope) and `desired` (shared scope); both lists
+    /// empty selects everything.
+    pub fn select(
+        &self,
+        reported: &Map<String, Value>,
+        desired: &Map<String, Value>,
+    ) -> (Map<String, Value>, Map<String, Value>) {
+        let all = self.client_keys.is_empty() && self.shared_keys.is_empty();
+        let pick = |m: &Map<String, Value>, keys: &[String]| -> Map<String, Value> {
+            m.iter()
+                .filter(|(k, _)| all || keys.contains(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        (
+            pick(reported, &self.client_keys),
+            pick(desired, &self.shared_keys),
+        )
+    }
+}
+
 /// Decodes `{"clientKeys":"a,b","sharedKeys":"c"}`.
 ///
 /// Each list may also be a JSON array of strings; blank entries of the comma form are
@@ -48,12 +70,9 @@ pub fn decode_attribute_request(bytes: &[u8]) -> Result<AttributeRequest> {
     })
 }
 
-/// Encodes the answer published on `v1/devices/me/attributes/response/{n}`:
-/// `{"client":{..},"shared":{..}}`, leaving out a scope with nothing to report.
-pub fn encode_attribute_response(
-    client: &Map<String, Value>,
-    shared: &Map<String, Value>,
-) -> Vec<u8> {
+/// The answer to an attribute read, `{"client":{..},"shared":{..}}`, leaving out a scope with
+/// nothing to report (also what the HTTP device API returns).
+pub fn attribute_response(client: &Map<String, Value>, shared: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     if !client.is_empty() {
         out.insert("client".to_owned(), Value::Object(client.clone()));
@@ -61,7 +80,15 @@ pub fn encode_attribute_response(
     if !shared.is_empty() {
         out.insert("shared".to_owned(), Value::Object(shared.clone()));
     }
-    json::to_bytes(&Value::Object(out))
+    Value::Object(out)
+}
+
+/// Encodes [`attribute_response`] for `v1/devices/me/attributes/response/{n}`.
+pub fn encode_attribute_response(
+    client: &Map<String, Value>,
+    shared: &Map<String, Value>,
+) -> Vec<u8> {
+    json::to_bytes(&attribute_response(client, shared))
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ mod telemetry;
 mod topic;
 
 pub use attributes::{
-    AttributeRequest, decode_attribute_request, decode_attributes, encode_attribute_response,
-    encode_attribute_update,
+    AttributeRequest, attribute_response, decode_attribute_request, decode_attributes,
+    encode_attribute_response, encode_attribute_update,
 };
 pub use error::{PayloadError, Result};
 pub use gateway::{

@@ -13,7 +13,6 @@ use kaiwu_mqtt::broker::{Broker, ConnectInfo, DisconnectCause, Hooks, PublishOut
 use kaiwu_mqtt::codec::{Publish, QoS, ReasonCode};
 use kaiwu_mqtt::payload::{self, DeviceTopic};
 use kaiwu_registry::Registry;
-use serde_json::{Map, Value};
 
 use super::gateway::{GATEWAY_SUBSCRIPTIONS, GatewayConn, gateway_publishes};
 use super::presence::{Live, PresenceMap};
@@ -119,17 +118,8 @@ impl DeviceHooks {
             Ok(s) => s,
             Err(e) => return refuse(c, ReasonCode::ImplementationSpecificError, e),
         };
-        let all = req.client_keys.is_empty() && req.shared_keys.is_empty();
-        let pick = |m: &Map<String, Value>, keys: &[String]| -> Map<String, Value> {
-            m.iter()
-                .filter(|(k, _)| all || keys.contains(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        };
-        let body = payload::encode_attribute_response(
-            &pick(&shadow.reported, &req.client_keys),
-            &pick(&shadow.desired, &req.shared_keys),
-        );
+        let (client, shared) = req.select(&shadow.reported, &shadow.desired);
+        let body = payload::encode_attribute_response(&client, &shared);
         self.send(c, &payload::attribute_response_topic(n), body)
             .await;
         PublishOutcome::Consumed

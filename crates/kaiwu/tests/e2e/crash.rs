@@ -15,7 +15,8 @@ const ROUNDS: u64 = 8;
 const WRITERS: i64 = 4;
 const ROWS_PER_REQUEST: i64 = 25;
 
-fn start(dir: &std::path::Path, round: u64) -> Node {
+/// A node on `dir` with small flushes and the durability mode of `round`.
+pub(crate) fn start(dir: &std::path::Path, round: u64) -> Node {
     let mut cmd = serve_cmd(dir);
     // Small flushes so kills also land inside flushes and WAL truncation; alternate durability
     // modes (both must survive a process crash).

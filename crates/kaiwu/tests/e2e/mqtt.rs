@@ -28,6 +28,19 @@ pub(crate) fn python() -> String {
     }
 }
 
+/// The broker notices a disconnect on its own schedule: wait for it, bounded.
+pub(crate) fn wait_offline(admin: &Api, device: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let shadow = format!("/api/devices/{device}/shadow");
+    while admin.get(&shadow).ok(200)["online"] != json!(false) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{device} still online"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub(crate) fn device_script() -> String {
     format!("{}/tests/e2e/mqtt_device.py", env!("CARGO_MANIFEST_DIR"))
 }
@@ -188,15 +201,7 @@ fn attributes_presence_and_commands_round_trip_with_a_paho_device() {
 
     drop(stdin);
     assert!(dev.wait().unwrap().success());
-    // The broker notices the DISCONNECT on its own schedule: wait for it, bounded.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while admin.get("/api/devices/m1/shadow").ok(200)["online"] != json!(false) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "device still online after disconnect"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_offline(&admin, "m1");
     let p = admin
         .post("/api/devices/m1/commands/stop", &json!({}))
         .problem(409);

@@ -8,24 +8,12 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::api::Api;
-use crate::common::{ADMIN_PASSWORD, Node, data_dir, serve_cmd, tempdir};
-use crate::crash::assert_all_stored_once;
+use crate::common::{ADMIN_PASSWORD, Node, data_dir, tempdir};
+use crate::crash::{assert_all_stored_once, start};
 use crate::mqtt::python;
 
 const ROUNDS: u64 = 4;
 const DEVICES: usize = 4;
-
-fn start(dir: &std::path::Path, round: u64) -> Node {
-    let mut cmd = serve_cmd(dir);
-    cmd.env("KAIWU_TSDB_FLUSH_ROWS", "300");
-    let durability = if round.is_multiple_of(2) {
-        "fsync"
-    } else {
-        "interval:20"
-    };
-    cmd.env("KAIWU_TSDB_DURABILITY", durability);
-    Node::start_cmd(cmd)
-}
 
 /// Run the publishers against `node` until `ms` have passed, SIGKILL the node, and return the
 /// ids PUBACKed before the kill.

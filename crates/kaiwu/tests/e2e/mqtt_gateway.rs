@@ -6,13 +6,12 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Lines, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::api::{Api, press_fixture};
 use crate::common::{Node, data_dir, tempdir};
-use crate::mqtt::{device_script, mqtt_host_port, python};
+use crate::mqtt::{device_script, mqtt_host_port, python, wait_offline};
 
 const GW_TOKEN: &str = "e2e-gateway-token-01";
 const GW2_TOKEN: &str = "e2e-gateway-token-02";
@@ -129,15 +128,6 @@ impl Gateway {
 
 fn online(admin: &Api, device: &str) -> Value {
     admin.get(&format!("/api/devices/{device}/shadow")).ok(200)["online"].clone()
-}
-
-/// The broker notices a disconnect on its own schedule: wait for it, bounded.
-fn wait_offline(admin: &Api, device: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while online(admin, device) != json!(false) {
-        assert!(Instant::now() < deadline, "{device} still online");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
