@@ -32,6 +32,9 @@ pub enum CommandError {
     /// The device or the transport failed (HTTP 502).
     #[error("{0}")]
     Failed(String),
+    /// The command cannot be expressed for this device (HTTP 422), e.g. an unknown metric.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Device connectivity, implemented by the node.

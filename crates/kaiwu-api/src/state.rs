@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) openapi: std::sync::OnceLock<String>,
     pub(crate) link: std::sync::RwLock<Arc<dyn DeviceLink>>,
     pub(crate) http_rpc: crate::http_rpc::HttpRpc,
+    pub(crate) connectors: std::sync::OnceLock<Arc<kaiwu_connect::Connectors>>,
+    pub(crate) device_ca: std::sync::OnceLock<Arc<kaiwu_auth::DeviceCa>>,
 }
 
 impl AppState {
@@ -69,6 +71,8 @@ impl AppState {
                 openapi: std::sync::OnceLock::new(),
                 link: std::sync::RwLock::new(Arc::new(NoLink)),
                 http_rpc: crate::http_rpc::HttpRpc::default(),
+                connectors: std::sync::OnceLock::new(),
+                device_ca: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -80,6 +84,48 @@ impl AppState {
             .link
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = link;
+    }
+
+    /// Hand the API the node's device certificate authority (once).
+    pub fn set_device_ca(&self, ca: Arc<kaiwu_auth::DeviceCa>) {
+        let _ = self.inner.device_ca.set(ca);
+    }
+
+    pub(crate) fn device_ca(&self) -> Option<Arc<kaiwu_auth::DeviceCa>> {
+        self.inner.device_ca.get().cloned()
+    }
+
+    /// Hand the API the node's connector supervisor (once).
+    pub fn set_connectors(&self, c: Arc<kaiwu_connect::Connectors>) {
+        let _ = self.inner.connectors.set(c);
+    }
+
+    pub(crate) fn connectors(&self) -> Option<Arc<kaiwu_connect::Connectors>> {
+        self.inner.connectors.get().cloned()
+    }
+
+    /// The connector supervisor when `device` is attached through a connector.
+    pub(crate) fn connector_for(
+        &self,
+        tenant: &str,
+        device: &str,
+    ) -> Option<Arc<kaiwu_connect::Connectors>> {
+        self.connectors().filter(|c| c.serves(tenant, device))
+    }
+
+    /// Presence from the broker, or from the connector that reads the device.
+    pub(crate) fn presence(&self, tenant: &str, device: &str) -> crate::Presence {
+        let p = self.link().presence(tenant, device);
+        match self
+            .connector_for(tenant, device)
+            .and_then(|c| c.presence(tenant, device))
+        {
+            Some((online, seen)) => crate::Presence {
+                online: p.online || online,
+                last_seen: p.last_seen.max(seen),
+            },
+            None => p,
+        }
     }
 
     pub(crate) fn link(&self) -> Arc<dyn DeviceLink> {

@@ -10,6 +10,17 @@ pub enum Error {
     /// Hashing failed (parameters or a corrupt stored hash).
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// A certificate signing request that cannot be signed.
+    #[error("certificate signing request: {0}")]
+    Csr(String),
+    /// The device certificate authority's files could not be read or written.
+    #[error("device CA {path}: {reason}")]
+    Ca {
+        /// File or directory.
+        path: String,
+        /// Cause.
+        reason: String,
+    },
     /// Reading or writing the signing key failed.
     #[error("signing key {path}: {source}")]
     Key {
@@ -29,8 +40,8 @@ impl Error {
         use kaiwu_core::ErrorKind;
         match self {
             Error::InvalidToken(_) => ErrorKind::Unauthorized,
-            Error::WeakPassword(_) => ErrorKind::Invalid,
-            Error::Hash(_) | Error::Key { .. } => ErrorKind::Internal,
+            Error::WeakPassword(_) | Error::Csr(_) => ErrorKind::Invalid,
+            Error::Hash(_) | Error::Key { .. } | Error::Ca { .. } => ErrorKind::Internal,
         }
     }
 }

@@ -14,6 +14,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use crate::http::Http;
+use crate::progress::say;
 
 const ADMIN_PASSWORD: &str = "kaiwu-bench-admin-password";
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -58,7 +59,7 @@ pub(crate) fn kaiwu_binary() -> anyhow::Result<PathBuf> {
     if let Some(p) = candidates.iter().find(|p| p.is_file()) {
         return Ok(p.clone());
     }
-    eprintln!("[mqtt] no release kaiwu binary found; running `cargo build --release -p kaiwu`");
+    say!("[mqtt] no release kaiwu binary found; running `cargo build --release -p kaiwu`");
     let ok = Command::new("cargo")
         .args(["build", "--release", "-p", "kaiwu"])
         .current_dir(&workspace)

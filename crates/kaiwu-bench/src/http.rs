@@ -35,13 +35,22 @@ impl Http {
 
     /// POST `body` as JSON to `path`; the status and the parsed JSON answer (`Null` if empty).
     pub(crate) fn post(&mut self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        self.send("POST", path, body)
+    }
+
+    /// PATCH `body` as JSON to `path`.
+    pub(crate) fn patch(&mut self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        self.send("PATCH", path, body)
+    }
+
+    fn send(&mut self, method: &str, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
         let body = body.to_string();
         let auth = self
             .token
             .as_ref()
             .map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
         let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}\r\n{body}",
             self.addr,
             body.len()
         );
@@ -52,7 +61,24 @@ impl Http {
             Err(_) => {
                 self.conn = None;
                 self.exchange(&req)
-                    .with_context(|| format!("POST {path} to {}", self.addr))
+                    .with_context(|| format!("{method} {path} to {}", self.addr))
+            }
+        }
+    }
+
+    /// GET `path`; the status and the parsed JSON answer (`Null` if empty).
+    pub(crate) fn get(&mut self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let auth = self
+            .token
+            .as_ref()
+            .map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n{auth}\r\n", self.addr);
+        match self.exchange(&req) {
+            Ok(r) => Ok(r),
+            Err(_) => {
+                self.conn = None;
+                self.exchange(&req)
+                    .with_context(|| format!("GET {path} from {}", self.addr))
             }
         }
     }

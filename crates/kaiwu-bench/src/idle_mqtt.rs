@@ -11,6 +11,7 @@ use clap::Args;
 use crate::brokers::{KaiwuNode, Mosquitto, device_token};
 use crate::mqtt_ingest::fit_to_fd_limit;
 use crate::mqtt_load::{self, Client, KEEP_ALIVE_SECS};
+use crate::progress::say;
 use crate::report;
 use crate::sys;
 
@@ -63,7 +64,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<()> {
     let kaiwu = measure_kaiwu(&rt, n)?;
     let peer = measure_mosquitto(&rt, n);
     if let Err(e) = &peer {
-        eprintln!("[idle-mqtt] mosquitto failed: {e:#}");
+        say!("[idle-mqtt] mosquitto failed: {e:#}");
     }
     let table = table(&kaiwu, peer.as_ref().map_err(|e| format!("{e:#}")));
     let goal = goal(&kaiwu);
@@ -84,7 +85,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<()> {
         d.push_str(&fd_note);
         d.push_str(&notes());
         let path = report::write_section("idle-mqtt", &d)?;
-        eprintln!("[idle-mqtt] wrote {}", path.display());
+        say!("[idle-mqtt] wrote {}", path.display());
     }
     Ok(())
 }
@@ -109,7 +110,7 @@ fn hold(
 ) -> anyhow::Result<Idle> {
     std::thread::sleep(SETTLE);
     let before = sys::pid_rss_kib(pid).context("reading the broker's RSS")?;
-    eprintln!("[idle-mqtt] {label}: RSS {before} KiB; connecting {n} idle devices");
+    say!("[idle-mqtt] {label}: RSS {before} KiB; connecting {n} idle devices");
     let held = rt.block_on(mqtt_load::hold_idle(addr, &clients(n)));
     std::thread::sleep(SETTLE);
     let after = sys::pid_rss_kib(pid).context("reading the broker's RSS")?;
@@ -119,7 +120,7 @@ fn hold(
         rss_before_kib: before,
         rss_after_kib: after,
     };
-    eprintln!(
+    say!(
         "[idle-mqtt] {label}: {} connected in {:.1} s ({} failed); RSS {after} KiB; {} bytes per connection",
         m.connected,
         m.connect_seconds,
@@ -128,11 +129,11 @@ fn hold(
             .map_or("n/a".to_owned(), |b| format!("{b:.0}"))
     );
     if let Some(e) = held.errors.first() {
-        eprintln!("[idle-mqtt]   first error: {e}");
+        say!("[idle-mqtt]   first error: {e}");
     }
     let errors = rt.block_on(held.close());
     if let Some(e) = errors.first() {
-        eprintln!(
+        say!(
             "[idle-mqtt]   {} connections ended early, first: {e}",
             errors.len()
         );
@@ -142,7 +143,7 @@ fn hold(
 
 fn measure_kaiwu(rt: &tokio::runtime::Runtime, n: usize) -> anyhow::Result<Idle> {
     let node = KaiwuNode::start()?;
-    eprintln!("[idle-mqtt] kaiwu: creating {n} devices over HTTP (setup)");
+    say!("[idle-mqtt] kaiwu: creating {n} devices over HTTP (setup)");
     node.create_meters(n)?;
     hold(rt, "kaiwu", node.mqtt, node.pid(), n)
 }

@@ -5,16 +5,25 @@
 mod brokers;
 mod hist;
 mod http;
+mod http_load;
 mod idle_mqtt;
 mod kaiwu_run;
+mod modbus_poll;
+mod modbus_raw;
 mod mqtt_ingest;
 mod mqtt_load;
+mod node_poll;
 mod peers;
+mod pg_wire;
+mod progress;
 mod query;
 mod report;
+mod rest_reads;
 mod storage;
 mod sys;
 mod tsbs;
+
+use progress::{Spinner, say};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -40,6 +49,17 @@ enum Cmd {
     MqttIngest(mqtt_ingest::Opts),
     /// Resident memory per idle MQTT connection, Kaiwu and Mosquitto.
     IdleMqtt(idle_mqtt::Opts),
+    /// Modbus raw reads (libmodbus beside them), the node polling Modbus registers and
+    /// subscribing to OPC UA items.
+    ModbusPoll(modbus_poll::Opts),
+    /// REST reads of latest values and shadows; PostgreSQL beside them.
+    RestReads(rest_reads::Opts),
+    /// Internal: the Modbus simulator process of modbus-poll.
+    #[command(hide = true)]
+    ModbusServer(modbus_raw::ServerArgs),
+    /// Internal: the Kaiwu Modbus read loop process of modbus-poll.
+    #[command(hide = true)]
+    ModbusRead(modbus_raw::ReadArgs),
     /// Run every landed scenario; print the pending ones.
     All(AllOpts),
 }
@@ -89,9 +109,9 @@ pub(crate) const SCENARIOS: [Scenario; 7] = [
         pending: None,
     },
     Scenario {
-        name: "modbus-polling",
-        what: "d. Modbus polling",
-        pending: Some("no Modbus connector yet"),
+        name: "modbus-poll",
+        what: "d. Modbus polling and OPC UA subscriptions; libmodbus beside them",
+        pending: None,
     },
     Scenario {
         name: "publish-to-alarm",
@@ -100,8 +120,8 @@ pub(crate) const SCENARIOS: [Scenario; 7] = [
     },
     Scenario {
         name: "rest-reads",
-        what: "f. REST reads",
-        pending: Some("not written yet"),
+        what: "f. REST reads of latest values and shadows; PostgreSQL beside them",
+        pending: None,
     },
     Scenario {
         name: "idle-mqtt",
@@ -122,43 +142,77 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::StorageIngest(o) => storage::run(&o),
-        Cmd::TsbsQuery(q) => run_query(&q.opts, q.write_docs),
-        Cmd::MqttIngest(o) => mqtt_ingest::run(&o),
-        Cmd::IdleMqtt(o) => idle_mqtt::run(&o),
-        Cmd::All(a) => {
-            for s in SCENARIOS.iter().filter(|s| s.pending.is_some()) {
-                eprintln!(
-                    "[all] {} pending: {}",
-                    s.name,
-                    s.pending.unwrap_or_default()
-                );
-            }
-            let o = storage::Opts {
-                quick: a.quick,
-                write_docs: a.write_docs,
-                seed: 1,
-                ..storage::Opts::default()
-            };
-            storage::run(&o)?;
-            let q = query::Opts {
-                quick: a.quick,
-                seed: 1,
-                ..query::Opts::default()
-            };
-            run_query(&q, a.write_docs)?;
-            mqtt_ingest::run(&mqtt_ingest::Opts {
-                quick: a.quick,
-                write_docs: a.write_docs,
-                ..mqtt_ingest::Opts::default()
-            })?;
-            idle_mqtt::run(&idle_mqtt::Opts {
-                quick: a.quick,
-                write_docs: a.write_docs,
-                ..idle_mqtt::Opts::default()
-            })
-        }
+        Cmd::StorageIngest(o) => scenario("storage-ingest", || storage::run(&o)),
+        Cmd::TsbsQuery(q) => scenario("tsbs-query", || run_query(&q.opts, q.write_docs)),
+        Cmd::MqttIngest(o) => scenario("mqtt-ingest", || mqtt_ingest::run(&o)),
+        Cmd::IdleMqtt(o) => scenario("idle-mqtt", || idle_mqtt::run(&o)),
+        Cmd::ModbusPoll(o) => scenario("modbus-poll", || modbus_poll::run(&o)),
+        Cmd::RestReads(o) => scenario("rest-reads", || rest_reads::run(&o)),
+        Cmd::ModbusServer(a) => modbus_raw::serve(&a),
+        Cmd::ModbusRead(a) => modbus_raw::read_loop(&a),
+        Cmd::All(a) => run_all(&a),
     }
+}
+
+/// Run one scenario under its spinner.
+fn scenario(name: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let _spinner = Spinner::start(name);
+    f()
+}
+
+fn run_all(a: &AllOpts) -> anyhow::Result<()> {
+    for s in SCENARIOS.iter().filter(|s| s.pending.is_some()) {
+        say!(
+            "[all] {} pending: {}",
+            s.name,
+            s.pending.unwrap_or_default()
+        );
+    }
+    let (quick, write_docs) = (a.quick, a.write_docs);
+    scenario("storage-ingest", || {
+        storage::run(&storage::Opts {
+            quick,
+            write_docs,
+            seed: 1,
+            ..storage::Opts::default()
+        })
+    })?;
+    scenario("tsbs-query", || {
+        let q = query::Opts {
+            quick,
+            seed: 1,
+            ..query::Opts::default()
+        };
+        run_query(&q, write_docs)
+    })?;
+    scenario("mqtt-ingest", || {
+        mqtt_ingest::run(&mqtt_ingest::Opts {
+            quick,
+            write_docs,
+            ..mqtt_ingest::Opts::default()
+        })
+    })?;
+    scenario("modbus-poll", || {
+        modbus_poll::run(&modbus_poll::Opts {
+            quick,
+            write_docs,
+            ..modbus_poll::Opts::default()
+        })
+    })?;
+    scenario("rest-reads", || {
+        rest_reads::run(&rest_reads::Opts {
+            quick,
+            write_docs,
+            ..rest_reads::Opts::default()
+        })
+    })?;
+    scenario("idle-mqtt", || {
+        idle_mqtt::run(&idle_mqtt::Opts {
+            quick,
+            write_docs,
+            ..idle_mqtt::Opts::default()
+        })
+    })
 }
 
 fn run_query(o: &query::Opts, write_docs: bool) -> anyhow::Result<()> {
@@ -173,7 +227,7 @@ fn run_query(o: &query::Opts, write_docs: bool) -> anyhow::Result<()> {
             query::NOTES
         );
         let path = report::write_section("tsbs-query", &body)?;
-        eprintln!("[tsbs-query] wrote {}", path.display());
+        say!("[tsbs-query] wrote {}", path.display());
     }
     Ok(())
 }

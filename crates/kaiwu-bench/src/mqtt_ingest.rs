@@ -11,6 +11,7 @@ use clap::Args;
 
 use crate::brokers::{KaiwuNode, Mosquitto, device_token};
 use crate::mqtt_load::{self, Client, LoadResult, WINDOW};
+use crate::progress::say;
 use crate::report::{self, median, si};
 use crate::sys;
 
@@ -77,7 +78,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<()> {
                 peer_version = v;
             }
             Err(e) => {
-                eprintln!("[mqtt-ingest] rep {rep}/{reps} mosquitto failed: {e:#}");
+                say!("[mqtt-ingest] rep {rep}/{reps} mosquitto failed: {e:#}");
                 peer_err.get_or_insert_with(|| format!("{e:#}"));
             }
         }
@@ -106,7 +107,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<()> {
         d.push_str(&fd_note);
         d.push_str(NOTES);
         let path = report::write_section("mqtt-ingest", &d)?;
-        eprintln!("[mqtt-ingest] wrote {}", path.display());
+        say!("[mqtt-ingest] wrote {}", path.display());
     }
     Ok(())
 }
@@ -124,7 +125,7 @@ pub(crate) fn fit_to_fd_limit(want: usize, label: &str) -> (usize, String) {
     let note = format!(
         "- Reduced from {want} to {room} connections: RLIMIT_NOFILE allows {limit} open files (hard limit).\n"
     );
-    eprintln!("[{label}] {}", note.trim_start_matches("- ").trim_end());
+    say!("[{label}] {}", note.trim_start_matches("- ").trim_end());
     (room.max(1), note)
 }
 
@@ -140,10 +141,10 @@ fn clients(n: usize, topic: impl Fn(usize) -> String) -> Vec<Client> {
 
 fn run_kaiwu(rt: &tokio::runtime::Runtime, n: usize, duration: Duration) -> anyhow::Result<Run> {
     let node = KaiwuNode::start()?;
-    eprintln!("[mqtt-ingest] kaiwu: creating {n} devices over HTTP (setup, not timed)");
+    say!("[mqtt-ingest] kaiwu: creating {n} devices over HTTP (setup, not timed)");
     node.create_meters(n)?;
     let cl = clients(n, |_| "v1/devices/me/telemetry".to_owned());
-    eprintln!("[mqtt-ingest] kaiwu: connecting {n} devices, then {duration:?} of publishing");
+    say!("[mqtt-ingest] kaiwu: connecting {n} devices, then {duration:?} of publishing");
     let load = rt.block_on(mqtt_load::publish_load(
         node.mqtt,
         &cl,
@@ -167,7 +168,7 @@ fn run_mosquitto(
 ) -> anyhow::Result<(Run, String)> {
     let m = Mosquitto::start()?;
     let cl = clients(n, |i| format!("v1/devices/m{i}/telemetry"));
-    eprintln!("[mqtt-ingest] mosquitto: connecting {n} devices, then {duration:?} of publishing");
+    say!("[mqtt-ingest] mosquitto: connecting {n} devices, then {duration:?} of publishing");
     let load = rt.block_on(mqtt_load::publish_load(
         m.addr,
         &cl,
@@ -186,7 +187,7 @@ fn run_mosquitto(
 
 fn progress(rep: usize, reps: usize, label: &str, r: &Run) {
     let l = &r.load;
-    eprintln!(
+    say!(
         "[mqtt-ingest] rep {rep}/{reps} {label:<9} {} connected in {:.1} s; {} msgs/s, {} points/s; p50 {} p99 {} max {}; sent {} acked {} stored {}; generator CPU {:.1} s; {} errors",
         l.connected,
         l.connect_seconds,
@@ -202,7 +203,7 @@ fn progress(rep: usize, reps: usize, label: &str, r: &Run) {
         l.errors.len()
     );
     if let Some(e) = l.errors.first() {
-        eprintln!("[mqtt-ingest]   first error: {e}");
+        say!("[mqtt-ingest]   first error: {e}");
     }
 }
 

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::progress::say;
 use crate::report::Measure;
 use crate::sys;
 use crate::tsbs::{FIELDS, TAGS};
@@ -23,7 +24,7 @@ pub(crate) fn duckdb_python() -> anyhow::Result<PathBuf> {
     if py.exists() && run_ok(Command::new(&py).args(["-c", &probe])) {
         return Ok(py);
     }
-    eprintln!(
+    say!(
         "[peer] installing duckdb=={DUCKDB_VERSION} into {}",
         venv.display()
     );
@@ -90,6 +91,21 @@ fn psql(db: &str) -> Command {
     ])
     .args(["-v", "ON_ERROR_STOP=1", "-d", db]);
     c
+}
+
+/// Run `sql` with `psql` in database `db`; fails with psql's message.
+pub(crate) fn psql_ok(db: &str, sql: &str) -> anyhow::Result<()> {
+    let out = psql(db)
+        .args(["-c", sql])
+        .output()
+        .context("`psql` is not installed (Debian package postgresql-client)")?;
+    if !out.status.success() {
+        bail!(
+            "psql in database {db} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 /// PostgreSQL's version if the server answers, else why not.

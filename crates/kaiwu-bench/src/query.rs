@@ -17,6 +17,7 @@ use kaiwu_model::DeviceType;
 use kaiwu_query::{Catalog, DeviceInfo, QueryEngine, QueryLimits};
 use kaiwu_tsdb::{Resolution, RollupSnapshot, TableSnapshot, TimeRange, Tsdb, TsdbOptions};
 
+use crate::progress::say;
 use crate::report::median;
 use crate::tsbs::{Dataset, FIELDS, INTERVAL_MS, Rng, START_MS, rfc3339};
 use crate::{kaiwu_run, peers};
@@ -79,11 +80,11 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<String> {
     let hours = o.hours.unwrap_or(if o.quick { 12 } else { 72 }).max(13);
     let n = o.instances.unwrap_or(if o.quick { 5 } else { 20 }).max(1);
     let reps = o.reps.unwrap_or(3).max(1);
-    eprintln!("[tsbs-query] generating TSBS cpu-only: {hosts} hosts x {hours} h");
+    say!("[tsbs-query] generating TSBS cpu-only: {hosts} hosts x {hours} h");
     let data = Dataset::generate(hosts, hours, o.seed);
     let queries = instances(hosts, hours, n, o.seed);
     let work = tempfile::tempdir().context("creating a temp dir")?;
-    eprintln!("[tsbs-query] loading Kaiwu");
+    say!("[tsbs-query] loading Kaiwu");
     let dt = kaiwu_run::cpu_type()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -101,7 +102,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<String> {
     let devices = catalog.devices.clone();
     let engine = QueryEngine::new(Arc::new(catalog), QueryLimits::default())?;
     let duck = peers::duckdb_python().and_then(|py| {
-        eprintln!("[tsbs-query] loading DuckDB");
+        say!("[tsbs-query] loading DuckDB");
         let csv = work.path().join("cpu.csv");
         data.write_csv(&csv).context("writing the csv")?;
         let script = work.path().join("duckdb_query.py");
@@ -111,7 +112,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<String> {
         Ok((py, script, db))
     });
     if let Err(e) = &duck {
-        eprintln!("[tsbs-query] peer unavailable: DuckDB: {e:#}");
+        say!("[tsbs-query] peer unavailable: DuckDB: {e:#}");
     }
     let qfile = work.path().join("queries.json");
     let duck_sql: BTreeMap<&str, Vec<&str>> = queries
@@ -125,7 +126,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<String> {
     kaiwu_round(&rt, &engine, &db, &devices, &queries, &mut BTreeMap::new())?;
     for rep in 1..=reps {
         kaiwu_round(&rt, &engine, &db, &devices, &queries, &mut kaiwu_ms)?;
-        eprintln!("[tsbs-query] round {rep}/{reps} kaiwu done");
+        say!("[tsbs-query] round {rep}/{reps} kaiwu done");
         if let Ok((py, script, dbf)) = &duck {
             let out = duck_cmd(py, script, &["run", &path_str(dbf), &path_str(&qfile)])?;
             let v: BTreeMap<String, Vec<f64>> =
@@ -136,7 +137,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<String> {
                     .or_default()
                     .extend(v.get(k).into_iter().flatten());
             }
-            eprintln!("[tsbs-query] round {rep}/{reps} duckdb done");
+            say!("[tsbs-query] round {rep}/{reps} duckdb done");
         }
     }
     let results: Results = KINDS

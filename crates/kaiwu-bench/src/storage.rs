@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use crate::progress::say;
 use crate::report::{self, SystemRuns};
 use crate::tsbs::Dataset;
 use crate::{kaiwu_run, peers, sys};
@@ -39,7 +40,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<()> {
     let hours = o.hours.unwrap_or(if o.quick { 6 } else { 72 }).max(1);
     let reps = o.reps.unwrap_or(3).max(1);
     let tck = sys::clk_tck();
-    eprintln!(
+    say!(
         "[storage-ingest] generating TSBS cpu-only: {hosts} hosts x {hours} h, seed {}",
         o.seed
     );
@@ -48,7 +49,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<()> {
     let csv = work.path().join("cpu.csv");
     data.write_csv(&csv).context("writing the csv")?;
     let csv_bytes = std::fs::metadata(&csv).map_or(0, |m| m.len());
-    eprintln!(
+    say!(
         "[storage-ingest] {} rows, {} points; csv {:.1} MiB",
         data.rows(),
         data.points(),
@@ -80,7 +81,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<()> {
         .iter()
         .filter_map(|s| s.unavailable.as_ref().map(|u| (&s.name, u)))
     {
-        eprintln!("[storage-ingest] peer unavailable: {}: {}", s.0, s.1);
+        say!("[storage-ingest] peer unavailable: {}: {}", s.0, s.1);
     }
     let mut kaiwu_disk = None;
     for rep in 1..=reps {
@@ -134,7 +135,7 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<()> {
             o.seed
         );
         let path = write_docs(&size, &table, &goals, &disk, tck)?;
-        eprintln!("[storage-ingest] wrote {}", path.display());
+        say!("[storage-ingest] wrote {}", path.display());
     }
     Ok(())
 }
@@ -162,14 +163,14 @@ fn record(
             s.runs.push(m);
         }
         Err(e) => {
-            eprintln!("[storage-ingest] rep {rep}/{reps} {label} failed: {e:#}");
+            say!("[storage-ingest] rep {rep}/{reps} {label} failed: {e:#}");
             s.unavailable.get_or_insert_with(|| format!("{e:#}"));
         }
     }
 }
 
 fn progress(rep: usize, reps: usize, label: &str, m: &report::Measure, points: usize) {
-    eprintln!(
+    say!(
         "[storage-ingest] rep {rep}/{reps} {label:<8} {:>8.3} s  {} points/s  peak RSS {}",
         m.seconds,
         report::si(points as f64 / m.seconds),

@@ -66,6 +66,8 @@ pub enum ObjectKind {
     Credential,
     /// An ISA-95 asset.
     Asset,
+    /// A southbound connector.
+    Connector,
 }
 
 impl ObjectKind {
@@ -79,6 +81,7 @@ impl ObjectKind {
             ObjectKind::Device => "device",
             ObjectKind::Credential => "credential",
             ObjectKind::Asset => "asset",
+            ObjectKind::Connector => "connector",
         }
     }
 }

@@ -121,12 +121,28 @@ impl Ingest {
         let plans = tokio::task::spawn_blocking(move || plan(&reg, &t, rows))
             .await
             .map_err(|e| Error::Task(e.to_string()))??;
+        self.store_plans(tenant, plans, false).await
+    }
+
+    /// One batch per planned type into the engine; returns once durable. With `skip_empty`,
+    /// rows left without values (all refused) are not stored.
+    async fn store_plans(
+        &self,
+        tenant: &str,
+        plans: Vec<Planned>,
+        skip_empty: bool,
+    ) -> Result<Accepted, Error> {
         let mut acc = Accepted::default();
         let now = now_ms();
         for p in plans {
             let mut b = BatchBuilder::new(tenant, &p.dt);
             for r in &p.rows {
-                b.push_values(&r.device, r.ts.unwrap_or(now), &r.values);
+                if !skip_empty || r.values.iter().any(Option::is_some) {
+                    b.push_values(&r.device, r.ts.unwrap_or(now), &r.values);
+                }
+            }
+            if b.is_empty() {
+                continue;
             }
             acc.uncertain += b.uncertain();
             let batch = b.finish().map_err(|e| Error::Task(e.to_string()))?;
@@ -137,6 +153,56 @@ impl Ingest {
         }
         metrics::counter!("kaiwu_ingest_uncertain_total").increment(acc.uncertain as u64);
         Ok(acc)
+    }
+
+    /// As [`Ingest::write`], but values the thing model refuses (and rows of unknown devices)
+    /// are left out instead of refusing everything: for connectors, where one odd value from a
+    /// PLC must not cost the poll's others. Returns what was stored and what was refused.
+    pub async fn write_lenient(
+        &self,
+        tenant: &str,
+        rows: Vec<Row>,
+    ) -> Result<(Accepted, Vec<RowError>), Error> {
+        let reg = self.registry.clone();
+        let t = tenant.to_owned();
+        let (plans, mut refused) =
+            tokio::task::spawn_blocking(move || plan_lenient(&reg, &t, rows))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))??;
+        let acc = self.store_plans(tenant, plans, true).await?;
+        refused.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok((acc, refused))
+    }
+
+    /// Record `properties` of `device` as unreadable at `ts` (null values, quality `bad`), as
+    /// a connector does when its device stops answering. Returns once durable.
+    pub async fn write_bad(
+        &self,
+        tenant: &str,
+        device: &str,
+        properties: &[String],
+        ts: i64,
+    ) -> Result<(), Error> {
+        let reg = self.registry.clone();
+        let (t, d) = (tenant.to_owned(), device.to_owned());
+        let dt = tokio::task::spawn_blocking(move || {
+            let dev = reg.device(&t, &d)?;
+            reg.device_type(&t, &dev.device_type)
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??;
+        let ix: Vec<usize> = properties
+            .iter()
+            .filter_map(|p| dt.properties.iter().position(|q| q.id == *p))
+            .collect();
+        if ix.is_empty() {
+            return Ok(());
+        }
+        let mut b = BatchBuilder::new(tenant, &dt);
+        b.push_bad(device, ts, &ix);
+        let batch = b.finish().map_err(|e| Error::Task(e.to_string()))?;
+        self.tsdb.write(batch).await?;
+        Ok(())
     }
 
     async fn mark_used(&self, tenant: &str, p: &Planned) -> Result<(), Error> {
@@ -176,6 +242,22 @@ impl Ingest {
 
 /// Resolve devices and types, extend extensible types with unknown keys, validate every value.
 fn plan(reg: &Registry, tenant: &str, rows: Vec<Row>) -> Result<Vec<Planned>, Error> {
+    let (plans, mut errors) = plan_lenient(reg, tenant, rows)?;
+    if errors.is_empty() {
+        Ok(plans)
+    } else {
+        errors.sort_by(|a, b| a.path.cmp(&b.path));
+        Err(Error::Invalid(errors))
+    }
+}
+
+/// Validate every row; refused values (and rows of unknown devices) are left out of the plans
+/// and reported.
+fn plan_lenient(
+    reg: &Registry,
+    tenant: &str,
+    rows: Vec<Row>,
+) -> Result<(Vec<Planned>, Vec<RowError>), Error> {
     let mut errors = Vec::new();
     let mut device_types: HashMap<String, Option<String>> = HashMap::new();
     let mut by_type: BTreeMap<String, Vec<(usize, Row)>> = BTreeMap::new();
@@ -236,12 +318,7 @@ fn plan(reg: &Registry, tenant: &str, rows: Vec<Row>) -> Result<Vec<Planned>, Er
         }
         plans.push(Planned { dt, rows: valid });
     }
-    if errors.is_empty() {
-        Ok(plans)
-    } else {
-        errors.sort_by(|a, b| a.path.cmp(&b.path));
-        Err(Error::Invalid(errors))
-    }
+    Ok((plans, errors))
 }
 
 /// An extensible type learns unknown keys as new properties of the inferred type.

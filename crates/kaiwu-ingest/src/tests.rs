@@ -187,3 +187,52 @@ async fn coalesced_messages_keep_their_own_outcome_and_share_batches() {
         "messages were grouped ({batches} batches for 99 rows)"
     );
 }
+
+#[tokio::test]
+async fn lenient_writes_keep_the_valid_values_and_report_the_rest() {
+    let f = fixture(false);
+    let rows = vec![
+        row("d1", 1, r#"{"v": 1.5, "on": "yes"}"#),
+        row("ghost", 1, r#"{"v": 1}"#),
+        row("d2", 1, r#"{"on": 3}"#),
+        row("d2", 2, r#"{"v": 2.5}"#),
+    ];
+    let (acc, refused) = f.ingest.write_lenient("a", rows).await.unwrap();
+    assert_eq!(
+        (acc.rows, acc.points),
+        (2, 2),
+        "d1 keeps v, d2@2 keeps v; d2@1 has nothing left"
+    );
+    let paths: Vec<&str> = refused.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["[0].values.on", "[1].device", "[2].values.on"]);
+    assert_eq!(rows_in(&f, "a"), 2);
+}
+
+#[tokio::test]
+async fn bad_markers_store_nulls_with_quality_bad() {
+    let f = fixture(false);
+    f.ingest
+        .write("a", vec![row("d1", 1, r#"{"v": 1.5}"#)])
+        .await
+        .unwrap();
+    f.ingest
+        .write_bad("a", "d1", &["v".to_owned(), "nope".to_owned()], 2)
+        .await
+        .unwrap();
+    assert_eq!(rows_in(&f, "a"), 2);
+    let l = f.tsdb.latest("a", "d1").unwrap();
+    let v = &l["v"];
+    assert_eq!(
+        (v.ts, v.quality),
+        (1, kaiwu_core::Quality::Bad),
+        "last value kept, marked bad"
+    );
+    f.ingest
+        .write("a", vec![row("d1", 3, r#"{"v": 2.0}"#)])
+        .await
+        .unwrap();
+    assert_eq!(
+        f.tsdb.latest("a", "d1").unwrap()["v"].quality,
+        kaiwu_core::Quality::Good
+    );
+}

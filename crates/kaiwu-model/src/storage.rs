@@ -166,10 +166,23 @@ impl<'a> BatchBuilder<'a> {
         self.append_row(device, ts);
     }
 
+    /// Append a row that records `props` (indices into the type's properties) as unreadable:
+    /// null values with quality `bad`, e.g. while a connector cannot reach the device.
+    pub fn push_bad(&mut self, device: &str, ts: i64, props: &[usize]) {
+        self.row.iter_mut().for_each(|v| *v = None);
+        self.append_row_marking(device, ts, props);
+    }
+
     fn append_row(&mut self, device: &str, ts: i64) {
+        self.append_row_marking(device, ts, &[]);
+    }
+
+    /// Append `self.row`; absent values whose index is in `bad` get quality `bad`.
+    fn append_row_marking(&mut self, device: &str, ts: i64, bad: &[usize]) {
         self.ts.append_value(ts);
         self.device.append_value(device);
-        for ((col, q), v) in self.cols.iter_mut().zip(&mut self.quals).zip(&self.row) {
+        let cols = self.cols.iter_mut().zip(&mut self.quals).zip(&self.row);
+        for (i, ((col, q), v)) in cols.enumerate() {
             col.push(v.as_ref().map(|(v, _)| v));
             match v {
                 Some((_, qual)) => {
@@ -178,6 +191,7 @@ impl<'a> BatchBuilder<'a> {
                     }
                     q.append_value(quality_code(*qual));
                 }
+                None if bad.contains(&i) => q.append_value(quality_code(Quality::Bad)),
                 None => q.append_null(),
             }
         }

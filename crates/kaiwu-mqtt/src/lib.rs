@@ -3,6 +3,7 @@
 //! Protocol only: storage and the registry are reached through traits the node implements.
 
 pub mod broker;
+pub mod client;
 pub mod codec;
 pub mod payload;
 pub mod sparkplug;

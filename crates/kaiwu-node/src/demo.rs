@@ -8,7 +8,7 @@ use kaiwu_registry::{AssetKind, NewAsset, NewDevice, Registry};
 
 use crate::Result;
 
-const TENANT: &str = "default";
+pub(crate) const TENANT: &str = "default";
 
 const TYPES: &[&str] = &[
     r#"{"id": "cnc_mill", "name": "CNC milling machine", "properties": [
@@ -17,20 +17,38 @@ const TYPES: &[&str] = &[
         {"id": "temperature", "name": "主轴温度", "type": "float", "unit": "Cel", "min": -20, "max": 120, "access": "read"},
         {"id": "vibration", "name": "振动", "type": "float", "unit": "mm/s", "min": 0, "max": 50, "access": "read"},
         {"id": "state", "type": "enum", "values": {"0": "idle", "1": "running", "2": "fault"}, "access": "read"},
-        {"id": "feed_override", "type": "int", "unit": "%", "min": 0, "max": 150, "access": "read_write"}],
+        {"id": "running", "type": "bool", "access": "read"},
+        {"id": "fault_active", "type": "bool", "access": "read"},
+        {"id": "vibration_alarm", "type": "bool", "access": "read"},
+        {"id": "temperature_alarm", "type": "bool", "access": "read"},
+        {"id": "part_count", "name": "加工件数", "type": "int", "min": 0, "access": "read"},
+        {"id": "tool_breaks", "type": "int", "min": 0, "access": "read"},
+        {"id": "feed_override", "name": "进给倍率", "type": "int", "unit": "%", "min": 0, "max": 150, "access": "read_write"},
+        {"id": "program_enable", "type": "bool", "access": "read_write"}],
      "events": [{"id": "tool_break", "severity": "critical", "fields": [{"id": "tool", "type": "int"}]}],
      "commands": [{"id": "stop", "params": [], "result": [{"id": "ok", "type": "bool"}]}]}"#,
     r#"{"id": "packaging_line", "name": "Packaging line", "properties": [
         {"id": "good_count", "name": "合格数", "type": "int", "min": 0, "access": "read"},
         {"id": "reject_count", "name": "废品数", "type": "int", "min": 0, "access": "read"},
-        {"id": "line_speed", "type": "float", "unit": "/min", "min": 0, "max": 600, "access": "read_write"},
+        {"id": "line_speed", "name": "设定速度", "type": "float", "unit": "/min", "min": 0, "max": 600, "access": "read_write"},
+        {"id": "actual_speed", "name": "实际速度", "type": "float", "unit": "/min", "min": 0, "max": 600, "access": "read"},
         {"id": "state", "type": "enum", "values": {"0": "stopped", "1": "running", "2": "blocked", "3": "starved"}, "access": "read"}],
      "commands": [{"id": "start", "params": [], "result": [{"id": "ok", "type": "bool"}]}]}"#,
     r#"{"id": "energy_meter", "name": "Three-phase energy meter", "properties": [
         {"id": "active_power", "name": "有功功率", "type": "float", "unit": "kW", "min": 0, "max": 2000, "access": "read"},
+        {"id": "reactive_power", "name": "无功功率", "type": "float", "unit": "kvar", "access": "read"},
         {"id": "energy", "name": "有功电能", "type": "float", "unit": "kWh", "min": 0, "access": "read", "classification": 2},
         {"id": "voltage", "type": "float", "unit": "V", "min": 0, "max": 500, "access": "read"},
+        {"id": "current", "type": "float", "unit": "A", "min": 0, "access": "read"},
         {"id": "power_factor", "type": "float", "min": -1, "max": 1, "access": "read"}]}"#,
+    r#"{"id": "air_compressor", "name": "Screw air compressor", "properties": [
+        {"id": "pressure", "name": "排气压力", "type": "float", "unit": "bar", "min": 0, "max": 16, "access": "read"},
+        {"id": "flow", "type": "float", "unit": "m3/min", "min": 0, "max": 60, "access": "read"},
+        {"id": "motor_temp", "type": "float", "unit": "Cel", "min": -20, "max": 150, "access": "read"},
+        {"id": "running", "type": "bool", "access": "read"},
+        {"id": "loaded", "name": "加载", "type": "bool", "access": "read"}],
+     "commands": [{"id": "load", "params": [], "result": [{"id": "ok", "type": "bool"}]},
+                  {"id": "unload", "params": [], "result": [{"id": "ok", "type": "bool"}]}]}"#,
 ];
 
 const ASSETS: &[(&str, AssetKind, &str, Option<&str>)] = &[
@@ -67,6 +85,18 @@ const DEVICES: &[(&str, &str, &str, &str)] = &[
     ("mill-02", "cnc_mill", "CNC mill 02", "line1"),
     ("packer-01", "packaging_line", "Packaging line 2", "line2"),
     ("meter-01", "energy_meter", "Main incomer meter", "plant1"),
+    (
+        "compressor-01",
+        "air_compressor",
+        "Air compressor 1",
+        "plant1",
+    ),
+    (
+        "compressor-02",
+        "air_compressor",
+        "Air compressor 2",
+        "plant1",
+    ),
 ];
 
 /// Counts of what the demo holds.

@@ -74,12 +74,16 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
     )?;
     let http_addr = local(&http)?;
     let mqtt_addr = local(&mqtt)?;
+    let device_ca = Arc::new(kaiwu_auth::DeviceCa::open(
+        &dir.path().join("pki").join("device-ca"),
+    )?);
     let mqtts = match cfg.mqtts_addr()? {
         Some(a) => {
             let acceptor = crate::tls::acceptor(
                 dir.path(),
                 cfg.mqtts.cert.as_deref(),
                 cfg.mqtts.key.as_deref(),
+                device_ca.clone(),
             )?;
             let l = listen::bind("mqtts", a)?;
             Some((local(&l)?, l, acceptor))
@@ -106,6 +110,7 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
         api,
         metrics,
     );
+    state.set_device_ca(device_ca);
     let hooks = Arc::new(DeviceHooks::new(reg.clone(), state.ingest()));
     let broker_cfg = kaiwu_mqtt::broker::BrokerConfig {
         max_packet_size: cfg.mqtt.max_packet_size,
@@ -118,6 +123,17 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
     // Sparkplug edge nodes wait for the primary host's retained STATE before publishing.
     hooks.announce_host().await;
     state.set_device_link(Arc::new(MqttLink(hooks)));
+    let connectors =
+        kaiwu_connect::Connectors::new(reg.clone(), state.ingest(), dir.path().join("pki"));
+    state.set_connectors(connectors.clone());
+    let plant = match demo {
+        true => Some(crate::plant::start(&reg, dir.path(), mqtt_addr).await?),
+        false => None,
+    };
+    let running = connectors
+        .start_all()
+        .map_err(|e| Error::Config(format!("connectors: {e}")))?;
+    tracing::info!(connectors = running, "connectors started");
     let app = kaiwu_api::router(state.clone());
     let mut endpoints =
         serde_json::json!({"http": http_addr.to_string(), "mqtt": mqtt_addr.to_string()});
@@ -139,8 +155,8 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
     announce(&format!(
         "kaiwu ready http={http_addr} mqtt={mqtt_addr}{tls_part}"
     ));
-    if let Some(s) = seeded {
-        announce_demo(&s, http_addr, first.as_ref());
+    if let (Some(s), Some(p)) = (seeded, &plant) {
+        announce_demo(&s, http_addr, first.as_ref(), p);
     }
     tracing::info!(%http_addr, %mqtt_addr, data_dir = %dir.path().display(), "node ready");
 
@@ -164,6 +180,10 @@ pub async fn serve(cfg: Config, mode: Mode) -> Result<()> {
             what: "http server".into(),
             source: e,
         })?;
+    connectors.shutdown();
+    if let Some(p) = plant {
+        p.stop().await;
+    }
     broker.shutdown().await;
     mqtt_task.abort();
     if let Some(t) = mqtts_task {
@@ -282,7 +302,7 @@ fn local(l: &TcpListener) -> Result<SocketAddr> {
     })
 }
 
-fn announce(line: &str) {
+pub(crate) fn announce(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
@@ -299,7 +319,12 @@ fn announce_first_start(f: &bootstrap::FirstStart) {
     }
 }
 
-fn announce_demo(s: &demo::Seeded, http: SocketAddr, first: Option<&bootstrap::FirstStart>) {
+fn announce_demo(
+    s: &demo::Seeded,
+    http: SocketAddr,
+    first: Option<&bootstrap::FirstStart>,
+    plant: &kaiwu_sim::Plant,
+) {
     let host = match http.ip() {
         ip if ip.is_unspecified() && ip.is_ipv6() => format!("[::1]:{}", http.port()),
         ip if ip.is_unspecified() => format!("127.0.0.1:{}", http.port()),
@@ -315,13 +340,20 @@ fn announce_demo(s: &demo::Seeded, http: SocketAddr, first: Option<&bootstrap::F
         "demo: {} device types, {} assets, {} devices in tenant `default`\n\
          api: http://{host}/api (OpenAPI document: http://{host}/api/openapi.json)\n\
          login: {login}\n\
-         try: curl -s -X POST http://{host}/api/auth/login -H 'content-type: application/json' -d '{{\"username\":\"admin\",\"password\":\"{pw}\"}}'",
-        s.types, s.assets, s.devices
+         plant: mills on Modbus TCP {mb}, energy meter on Modbus RTU over TCP {rtu}, packaging line on OPC UA {ua}, compressors over MQTT\n\
+         try: TOKEN=$(curl -s -X POST http://{host}/api/auth/login -H 'content-type: application/json' -d '{{\"username\":\"admin\",\"password\":\"{pw}\"}}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n\
+         then: curl -s http://{host}/api/query -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"sql\":\"SELECT device, max(ts) AS newest, avg(spindle_speed) AS speed, max(vibration) AS vibration FROM cnc_mill GROUP BY device\"}}'",
+        s.types,
+        s.assets,
+        s.devices,
+        mb = plant.modbus_tcp_addr(),
+        rtu = plant.modbus_rtu_addr(),
+        ua = plant.opcua_endpoint(),
     ));
 }
 
 /// Register SIGINT and SIGTERM now; the returned future completes on the first of them.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     let io = |source| Error::Io {
         what: "installing signal handlers".into(),
         source,

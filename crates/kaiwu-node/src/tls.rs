@@ -27,6 +27,7 @@ pub(crate) fn acceptor(
     data_dir: &Path,
     cert: Option<&Path>,
     key: Option<&Path>,
+    device_ca: Arc<kaiwu_auth::DeviceCa>,
 ) -> Result<TlsAcceptor> {
     let (cert, key) = match (cert, key) {
         (Some(c), Some(k)) => (c.to_owned(), k.to_owned()),
@@ -42,10 +43,11 @@ pub(crate) fn acceptor(
     let key = PrivateKeyDer::from_pem_file(&key)
         .map_err(|e| tls_err(format!("private key {}: {e}", key.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = crate::client_auth::DeviceCertVerifier::new(device_ca, provider.clone());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?
-        .with_no_client_auth()
+        .with_client_cert_verifier(Arc::new(verifier))
         .with_single_cert(chain, key)
         .map_err(tls_err)?;
     Ok(TlsAcceptor::from(Arc::new(config)))
@@ -108,7 +110,16 @@ pub(crate) async fn serve<H: kaiwu_mqtt::broker::Hooks>(
         tokio::spawn(async move {
             let hs = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp));
             match hs.await {
-                Ok(Ok(tls)) => broker.handle_connection(tls, peer, None).await,
+                Ok(Ok(tls)) => {
+                    // A verified client certificate is the device's identity, by fingerprint.
+                    let identity = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .map(|c| kaiwu_auth::cert_fingerprint(c.as_ref()));
+                    broker.handle_connection(tls, peer, identity).await
+                }
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "mqtts handshake failed"),
                 Err(_) => tracing::info!(%peer, "mqtts handshake timed out"),
             }
@@ -123,6 +134,8 @@ mod tests {
     #[test]
     fn generates_once_and_refuses_half_configuration() {
         let dir = tempfile::tempdir().unwrap();
+        let ca = Arc::new(kaiwu_auth::DeviceCa::open(&dir.path().join("ca")).unwrap());
+        let acceptor = |d: &Path, c: Option<&Path>, k: Option<&Path>| acceptor(d, c, k, ca.clone());
         acceptor(dir.path(), None, None).unwrap();
         let (cert, key) = generated_paths(dir.path());
         let first = std::fs::read(&cert).unwrap();

@@ -51,7 +51,8 @@ fn branch(type_id: &str, p: &Property, source: Arc<dyn TableSource>) -> DfResult
     let v = ident(&p.id);
     let q = ident(quality_column(&p.id));
     LogicalPlanBuilder::scan(TableReference::bare(type_id), source, None)?
-        .filter(v.clone().is_not_null())?
+        // A null value with a quality is a marker of an unreadable point (quality bad).
+        .filter(v.clone().is_not_null().or(q.clone().is_not_null()))?
         .project(vec![
             ident(TS),
             ident(DEVICE),

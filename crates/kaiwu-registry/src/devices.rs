@@ -276,13 +276,36 @@ impl Registry {
         Ok(())
     }
 
+    /// Record the fingerprint (hex SHA-256) of a device's client certificate; the one issued
+    /// before stops working at once.
+    pub fn set_device_cert(&self, tenant: &str, id: &str, sha256: &str) -> Result<()> {
+        let n = self.conn().execute(
+            "UPDATE devices SET cert_sha256 = ?3, updated_ms = ?4 WHERE tenant = ?1 AND id = ?2",
+            params![tenant, id, sha256, now_ms()],
+        )?;
+        if n == 0 {
+            return Err(Error::not_found("device", id));
+        }
+        self.emit(tenant, ObjectKind::Credential, id, Op::Updated, None);
+        Ok(())
+    }
+
+    /// The tenant and device a client certificate (by fingerprint) was issued to.
+    pub fn device_by_cert(&self, sha256: &str) -> Result<Option<(String, Device)>> {
+        self.device_where("cert_sha256", sha256)
+    }
+
     /// The tenant and device an access token belongs to.
     pub fn device_by_token(&self, token: &str) -> Result<Option<(String, Device)>> {
+        self.device_where("token_hash", &hash_secret(token))
+    }
+
+    fn device_where(&self, column: &str, value: &str) -> Result<Option<(String, Device)>> {
         let r = self
             .conn()
             .query_row(
-                &format!("SELECT tenant, {COLS} FROM devices WHERE token_hash = ?1"),
-                [hash_secret(token)],
+                &format!("SELECT tenant, {COLS} FROM devices WHERE {column} = ?1"),
+                [value],
                 |r| {
                     let tenant: String = r.get(0)?;
                     let labels: String = r.get(5)?;

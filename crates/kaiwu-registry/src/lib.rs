@@ -8,6 +8,7 @@
 
 mod api_keys;
 mod assets;
+mod connectors;
 mod db;
 mod device_types;
 mod devices;
@@ -20,6 +21,7 @@ mod users;
 
 pub use api_keys::{ApiKey, NewApiKey};
 pub use assets::{Asset, AssetKind, AssetPatch, NewAsset};
+pub use connectors::{MAX_CONNECTOR_BYTES, StoredConnector};
 pub use db::{Registry, hash_secret};
 pub use devices::{Device, DeviceFilter, DevicePatch, NewDevice};
 pub use error::{Error, Result};

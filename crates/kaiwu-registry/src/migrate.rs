@@ -112,6 +112,22 @@ const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (tenant, device) REFERENCES devices(tenant, id) ON DELETE CASCADE
     );
     "#,
+    // 4: southbound connectors (`doc` is the whole JSON config, checked by kaiwu-connect);
+    // fingerprints of device client certificates
+    r#"
+    CREATE TABLE connectors (
+        tenant TEXT NOT NULL REFERENCES tenants(id),
+        id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    ALTER TABLE devices ADD COLUMN cert_sha256 TEXT;
+    CREATE UNIQUE INDEX devices_by_cert ON devices(cert_sha256);
+    "#,
 ];
 
 /// Bring the database up to the latest schema.

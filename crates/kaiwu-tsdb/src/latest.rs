@@ -72,7 +72,14 @@ impl Latest {
                 continue;
             }
             let mut per_device: HashMap<&str, usize> = HashMap::new();
-            for i in (0..rows.num_rows()).filter(|i| !col.is_null(*i)) {
+            // Null values count only as markers of unreadable points (quality bad).
+            let q = rows
+                .column_by_name(&quality_column(name))
+                .map(|q| q.as_primitive::<UInt8Type>());
+            let bad_marker = |i: usize| {
+                q.is_some_and(|q| !q.is_null(i) && quality_from_code(q.value(i)) == Quality::Bad)
+            };
+            for i in (0..rows.num_rows()).filter(|i| !col.is_null(*i) || bad_marker(*i)) {
                 let e = per_device.entry(dev.value(i)).or_insert(i);
                 if ts.value(i) >= ts.value(*e) {
                     *e = i;
@@ -92,13 +99,21 @@ impl Latest {
             let q = rows.column_by_name(&quality_column(name));
             let q = q.map(|q| q.as_primitive::<UInt8Type>());
             for (device, i) in per_device {
-                let Some(value) = json_at(col, i) else {
-                    continue;
-                };
                 let t = ts.value(i);
                 let quality = q
                     .filter(|q| !q.is_null(i))
                     .map_or(Quality::Good, |q| quality_from_code(q.value(i)));
+                let Some(value) = json_at(col, i) else {
+                    // An unreadable point (null, quality bad) keeps its last value but shows
+                    // that it is no longer current.
+                    if quality == Quality::Bad
+                        && let Some(cur) = tenant.get_mut(device).and_then(|d| d.get_mut(name))
+                        && cur.ts <= t
+                    {
+                        cur.quality = Quality::Bad;
+                    }
+                    continue;
+                };
                 if !tenant.contains_key(device) {
                     tenant.insert(device.to_owned(), Device::new());
                 }

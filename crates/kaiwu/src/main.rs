@@ -23,8 +23,47 @@ enum Cmd {
     Serve(ServeArgs),
     /// Run a node with a demo plant: device types, an asset tree and devices.
     Demo(ServeArgs),
+    /// Run only the simulated plant (Modbus TCP and OPC UA servers, MQTT devices).
+    Sim(SimArgs),
     /// Offline administration on a stopped node's data dir.
     Admin(AdminArgs),
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// The platform's MQTT listener for the simulated MQTT devices (mqtt://host:port).
+    #[arg(long)]
+    platform: Option<String>,
+    /// An MQTT device and its access token, `compressor-01=TOKEN` (repeatable).
+    #[arg(long = "device", value_parser = device_token)]
+    devices: Vec<(String, String)>,
+    /// Modbus TCP server of the CNC mills (units 1 and 2).
+    #[arg(long, default_value = "127.0.0.1:5020")]
+    modbus_tcp: std::net::SocketAddr,
+    /// Modbus RTU-over-TCP server of the energy meter (unit 1).
+    #[arg(long, default_value = "127.0.0.1:5021")]
+    modbus_rtu: std::net::SocketAddr,
+    /// OPC UA server of the packaging line.
+    #[arg(long, default_value = "127.0.0.1:4840")]
+    opcua: std::net::SocketAddr,
+    /// Seed of the signal models.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Model step, milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    tick_ms: u64,
+    /// Speed-up of the developing bearing fault (1 = hours, 60 = minutes).
+    #[arg(long, default_value_t = 60.0)]
+    fault_growth: f64,
+    /// Where the OPC UA server keeps its certificate.
+    #[arg(long, default_value = "./kaiwu-sim-pki")]
+    pki_dir: PathBuf,
+}
+
+fn device_token(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(d, t)| (d.to_owned(), t.to_owned()))
+        .ok_or_else(|| format!("`{s}` is not DEVICE=TOKEN"))
 }
 
 #[derive(Args)]
@@ -112,8 +151,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Serve(a) => node(a, Mode::Serve),
         Cmd::Demo(a) => node(a, Mode::Demo),
+        Cmd::Sim(a) => sim(a),
         Cmd::Admin(a) => admin(a),
     }
+}
+
+fn sim(a: SimArgs) -> anyhow::Result<()> {
+    let settings = kaiwu_node::SimSettings {
+        modbus_tcp: a.modbus_tcp,
+        modbus_rtu: a.modbus_rtu,
+        opcua: a.opcua,
+        platform: a.platform,
+        devices: a.devices,
+        seed: a.seed,
+        tick_ms: a.tick_ms,
+        fault_growth: a.fault_growth,
+        pki_dir: a.pki_dir,
+    };
+    kaiwu_node::init_logging(&Config::load(None, &Overrides::default())?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(kaiwu_node::run_sim(settings))?;
+    Ok(())
 }
 
 fn node(a: ServeArgs, mode: Mode) -> anyhow::Result<()> {

@@ -227,10 +227,22 @@ pub(crate) struct CredentialsRequest {
 pub(crate) struct Credentials {
     kind: String,
     /// The new access token, shown only here.
-    access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+    /// For `x509`: the signed client certificate (PEM; CN = device id), for MQTT over TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate: Option<String>,
+    /// For `x509`: the tenant CA that signed it (PEM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca: Option<String>,
+    /// For `x509`: end of validity, epoch ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_ms: Option<i64>,
 }
 
-/// Rotate a device's access token (the old one stops working at once).
+/// Rotate a device's access token (the old one stops working at once), or sign a client
+/// certificate for MQTT over TLS from a certificate signing request (`{"kind": "x509", "csr":
+/// PEM}`; CN = the device id; a previous certificate stops working at once).
 #[utoipa::path(post, path = "/api/devices/{id}/credentials", tag = "devices", request_body = CredentialsRequest, security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = Credentials), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -245,13 +257,12 @@ async fn set_credentials(
     match c.kind.as_str() {
         "access_token" if c.csr.is_none() => {}
         "access_token" => return Err(ApiError::invalid("`csr` belongs to kind x509")),
-        "x509" => {
-            // Certificates need the tenant CA that comes with the MQTT TLS listener.
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "x509 device certificates are not available yet",
+        "x509" if c.access_token.is_some() => {
+            return Err(ApiError::invalid(
+                "`access_token` belongs to kind access_token",
             ));
         }
+        "x509" => return sign_certificate(&s, caller, id, c.csr).await,
         other => {
             return Err(ApiError::invalid(format!(
                 "unknown credential kind `{other}`; expected access_token or x509"
@@ -263,8 +274,51 @@ async fn set_credentials(
         r.set_device_token(&caller.tenant, &id, &token)?;
         Ok(Json(Credentials {
             kind: "access_token".into(),
-            access_token: token,
+            access_token: Some(token),
+            certificate: None,
+            ca: None,
+            expires_ms: None,
         }))
     })
     .await
+}
+
+/// Sign a device's client certificate with its tenant's CA and make it the device's
+/// certificate (a previous one stops working).
+async fn sign_certificate(
+    s: &AppState,
+    caller: Caller,
+    id: String,
+    csr: Option<String>,
+) -> Result<Json<Credentials>, ApiError> {
+    let csr =
+        csr.ok_or_else(|| ApiError::invalid("csr: a PEM certificate signing request is required"))?;
+    let ca = s.device_ca().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "this node issues no device certificates",
+        )
+    })?;
+    let (t, d) = (caller.tenant.clone(), id.clone());
+    s.db(move |r| Ok(r.device(&t, &d).map(|_| ())?)).await?;
+    let (t, d) = (caller.tenant.clone(), id.clone());
+    let issued = tokio::task::spawn_blocking(move || ca.sign(&t, &d, &csr))
+        .await
+        .map_err(|e| ApiError::internal(format!("signing task failed: {e}")))?
+        .map_err(|e| match e {
+            kaiwu_auth::Error::Csr(m) => ApiError::invalid(format!("csr: {m}")),
+            e => {
+                tracing::error!(error = %e, "device CA failed");
+                ApiError::internal("the device CA failed")
+            }
+        })?;
+    let (t, fp) = (caller.tenant.clone(), issued.sha256.clone());
+    s.db(move |r| Ok(r.set_device_cert(&t, &id, &fp)?)).await?;
+    Ok(Json(Credentials {
+        kind: "x509".into(),
+        access_token: None,
+        certificate: Some(issued.certificate),
+        ca: Some(issued.ca),
+        expires_ms: Some(issued.not_after_ms),
+    }))
 }

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod assets;
+mod connectors;
 mod csv_rows;
 mod device_http;
 mod device_types;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api_keys::routes())
         .merge(device_types::routes())
         .merge(assets::routes())
+        .merge(connectors::routes())
         .merge(devices::routes())
         .merge(shadow::routes())
         .merge(device_http::routes())

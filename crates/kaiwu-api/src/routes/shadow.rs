@@ -49,7 +49,7 @@ pub(crate) struct ShadowDoc {
 async fn shadow_doc(s: &AppState, tenant: String, id: String) -> Result<ShadowDoc, ApiError> {
     let (t, d) = (tenant.clone(), id.clone());
     let sh = s.db(move |r| Ok(r.shadow(&t, &d)?)).await?;
-    let p = s.link().presence(&tenant, &id);
+    let p = s.presence(&tenant, &id);
     Ok(ShadowDoc {
         reported: sh.reported,
         desired: sh.desired,
@@ -91,6 +91,7 @@ async fn patch_shadow(
     let (t, d, p) = (caller.tenant.clone(), id.clone(), patch.clone());
     s.db(move |r| Ok(r.merge_shadow(&t, &d, true, &p)?)).await?;
     s.link().push_attributes(&caller.tenant, &id, &patch).await;
+    push_to_connector(&s, &caller.tenant, &id, &patch).await;
     Ok(Json(shadow_doc(&s, caller.tenant, id).await?))
 }
 
@@ -137,6 +138,21 @@ async fn run_command(
         )));
     }
     let dt = s.device_type_of(&caller.tenant, &id).await?;
+    if let Some(c) = s.connector_for(&caller.tenant, &id) {
+        // `write` is built in for connector devices; the connector checks each value against
+        // the property it writes.
+        if command != kaiwu_connect::WRITE_COMMAND {
+            check_params(&dt, &command, &req.params)?;
+        }
+        let call = c.command(&caller.tenant, &id, &command, Value::Object(req.params));
+        return match tokio::time::timeout(Duration::from_millis(timeout_ms), call).await {
+            Ok(r) => Ok(Json(CommandResult { result: r? })),
+            Err(_) => Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("device {id} did not answer within {timeout_ms} ms"),
+            )),
+        };
+    }
     check_params(&dt, &command, &req.params)?;
     let link = s.link();
     let timeout = Duration::from_millis(timeout_ms);
@@ -171,6 +187,7 @@ async fn run_command(
         Err(e @ CommandError::Timeout { .. }) => {
             Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, e.to_string()))
         }
+        Err(e @ CommandError::Invalid(_)) => Err(ApiError::invalid(e.to_string())),
         Err(e @ CommandError::Failed(_)) => {
             Err(ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))
         }
@@ -214,5 +231,24 @@ fn check_params(
         Ok(())
     } else {
         Err(ApiError::invalid(format!("bad parameters for command {command}")).with_errors(errors))
+    }
+}
+
+/// Desired values of a connector-attached device are written to it where a point maps them
+/// for writing (best effort, like the MQTT push: the shadow keeps them either way).
+async fn push_to_connector(s: &AppState, tenant: &str, device: &str, patch: &Map<String, Value>) {
+    let Some(c) = s.connector_for(tenant, device) else {
+        return;
+    };
+    let values: Map<String, Value> = patch
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if values.is_empty() {
+        return;
+    }
+    if let Err(e) = c.write(tenant, device, values).await {
+        tracing::warn!(tenant, device, error = %e, "desired values not written to the device");
     }
 }

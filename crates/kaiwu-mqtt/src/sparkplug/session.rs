@@ -207,6 +207,13 @@ impl NodeSession {
         self.scope(device)?.defs.get(name)?.alias
     }
 
+    /// Names of the metrics the node's (`device` `None`) or device's birth declared.
+    pub fn metric_names(&self, device: Option<&str>) -> Vec<String> {
+        self.scope(device)
+            .map(|s| s.defs.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The datatype the birth declared for `name`.
     pub fn datatype_of(&self, device: Option<&str>, name: &str) -> Option<DataType> {
         let dt = self.scope(device)?.defs.get(name)?.datatype?;

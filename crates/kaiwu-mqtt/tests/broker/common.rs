@@ -215,9 +215,10 @@ pub(crate) fn wait_until(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
-/// Waits for a child process to exit (killing it after [`WAIT`]) and returns its output.
+/// Waits for a child process to exit (killing it after twice [`WAIT`]) and returns its output.
 pub(crate) fn finish(mut child: Child) -> Output {
-    let end = Instant::now() + WAIT;
+    // Longer than the scripts' own limits, so a hung script reports where it hung.
+    let end = Instant::now() + 2 * WAIT;
     loop {
         if child.try_wait().unwrap().is_some() {
             return child.wait_with_output().unwrap();

@@ -8,8 +8,10 @@ use crate::common::*;
 
 /// Python helpers every script gets.
 pub(crate) const PRELUDE: &str = r#"
-import json, os, sys, time
+import faulthandler, json, os, sys, time
 import paho.mqtt.client as mqtt
+# A hung script prints every thread's stack and exits before the test gives up on it.
+faulthandler.dump_traceback_later(40, exit=True)
 from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 PORT = int(os.environ["PORT"])
@@ -17,7 +19,7 @@ PORT = int(os.environ["PORT"])
 def out(**kw):
     print(json.dumps(kw), flush=True)
 
-def wait(cond, what, timeout=30):
+def wait(cond, what, timeout=20):
     end = time.time() + timeout
     while not cond():
         if time.time() > end:

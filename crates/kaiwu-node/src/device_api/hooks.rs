@@ -44,6 +44,8 @@ pub(crate) struct DeviceHooks {
     pub(super) host_announced: AtomicBool,
     /// The STATE timestamp.
     pub(super) started_ms: i64,
+    /// Where commands to Sparkplug devices go.
+    pub(super) spb_targets: super::spb_command::SpbTargets,
 }
 
 impl DeviceHooks {
@@ -56,6 +58,7 @@ impl DeviceHooks {
             broker: OnceLock::new(),
             host_announced: AtomicBool::new(false),
             started_ms: kaiwu_core::now_ms(),
+            spb_targets: Default::default(),
         }
     }
 
@@ -188,16 +191,29 @@ impl Hooks for DeviceHooks {
     type Client = DeviceClient;
 
     async fn authenticate(&self, info: &ConnectInfo) -> Result<DeviceClient, ReasonCode> {
-        let Some(token) = info.username.clone().filter(|u| !u.is_empty()) else {
-            return Err(ReasonCode::BadUserNameOrPassword);
-        };
-        let found = self
-            .db(move |r| r.device_by_token(&token))
-            .await
-            .map_err(|e| {
+        // A client certificate the TLS layer verified identifies the device; the user name
+        // is then ignored (ThingsBoard X.509 devices send none or their own).
+        let found = if let Some(fp) = info.tls_identity.clone() {
+            let found = self.db(move |r| r.device_by_cert(&fp)).await.map_err(|e| {
                 tracing::error!(error = %e, "device login failed inside the registry");
                 ReasonCode::ServerUnavailable
             })?;
+            if found.is_none() {
+                tracing::info!(peer = %info.peer, client_id = %info.client_id, "mqtt login with a certificate no device holds (replaced or deleted)");
+                return Err(ReasonCode::NotAuthorized);
+            }
+            found
+        } else {
+            let Some(token) = info.username.clone().filter(|u| !u.is_empty()) else {
+                return Err(ReasonCode::BadUserNameOrPassword);
+            };
+            self.db(move |r| r.device_by_token(&token))
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "device login failed inside the registry");
+                    ReasonCode::ServerUnavailable
+                })?
+        };
         let Some((tenant, dev)) = found else {
             tracing::info!(peer = %info.peer, client_id = %info.client_id, "mqtt login with an unknown access token");
             return Err(ReasonCode::BadUserNameOrPassword);

@@ -60,6 +60,9 @@ impl DeviceLink for MqttLink {
         params: Value,
         timeout: Duration,
     ) -> Result<Value, CommandError> {
+        if let Some(r) = self.0.spb_command(tenant, device, method, &params).await {
+            return r;
+        }
         let offline = || CommandError::Offline(device.to_owned());
         let b = self.0.broker.get().ok_or_else(offline)?;
         let route = self.0.presence.route(tenant, device).ok_or_else(offline)?;

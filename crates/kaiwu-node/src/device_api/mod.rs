@@ -9,6 +9,7 @@ mod link;
 mod presence;
 mod rpc;
 mod sparkplug;
+mod spb_command;
 
 pub(crate) use hooks::DeviceHooks;
 pub(crate) use link::MqttLink;

@@ -14,7 +14,7 @@ use kaiwu_model::{DataType as PropType, DeviceType, Property, RESERVED_PROPERTY_
 use kaiwu_mqtt::broker::PublishOutcome;
 use kaiwu_mqtt::codec::{Publish, QoS, ReasonCode};
 use kaiwu_mqtt::sparkplug::{
-    self, BD_SEQ_METRIC, DataType, EdgeTopic, HostState, NodeSession, ResolvedMetric, SessionEvent,
+    self, BD_SEQ_METRIC, DataType, EdgeTopic, HostState, ResolvedMetric, SessionEvent,
     SparkplugTopic,
 };
 use kaiwu_registry::{Error as RegError, NewDevice, Registry};
@@ -37,7 +37,7 @@ type TsValues = (Option<i64>, Map<String, Value>);
 /// Sparkplug state of one connection: a session per group, and the devices it brought online.
 #[derive(Debug, Default)]
 pub(crate) struct SpbConn {
-    sessions: Mutex<HashMap<String, NodeSession>>,
+    sessions: super::spb_command::Sessions,
     devices: Mutex<HashMap<String, Arc<Live>>>,
 }
 
@@ -71,7 +71,7 @@ fn device_type_id(group: &str, node: &str) -> String {
 
 /// A property id for a metric name: `slug` (`Motor/RPM` -> `motor_rpm`), reserved SQL column
 /// names get an `m_` prefix. Two names with one slug share the property.
-fn property_id(name: &str) -> String {
+pub(super) fn property_id(name: &str) -> String {
     let id = slug(name);
     if RESERVED_PROPERTY_IDS.contains(&id.as_str()) {
         format!("m_{id}")
@@ -150,6 +150,7 @@ impl DeviceHooks {
 
     /// Takes the Sparkplug devices of a closed connection offline.
     pub(crate) fn sparkplug_gone(&self, c: &DeviceClient) {
+        self.spb_targets.remove_client(&c.client_id);
         let devices: Vec<_> = c
             .spb
             .devices
@@ -257,6 +258,17 @@ impl DeviceHooks {
                     )
                 })?
                 .map_err(|e| (ReasonCode::PayloadFormatInvalid, e))?;
+            self.spb_targets.insert(
+                &c.tenant,
+                &id,
+                super::spb_command::SpbTarget {
+                    client_id: c.client_id.clone(),
+                    group: t.group.clone(),
+                    node: c.device.clone(),
+                    device: device.map(str::to_owned),
+                    sessions: c.spb.sessions.clone(),
+                },
+            );
             if device.is_some() {
                 let live = self.presence.entry(&c.tenant, &id);
                 live.connect(&c.client_id, None);

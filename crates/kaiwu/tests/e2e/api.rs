@@ -12,6 +12,13 @@ use crate::common::{Node, PATIENCE};
 pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/api/connectors"),
+    ("POST", "/api/connectors"),
+    ("GET", "/api/connectors/{id}"),
+    ("PUT", "/api/connectors/{id}"),
+    ("DELETE", "/api/connectors/{id}"),
+    ("GET", "/api/connectors/{id}/status"),
+    ("GET", "/api/connectors/{id}/browse"),
     ("GET", "/metrics"),
     ("GET", "/api/openapi.json"),
     ("POST", "/api/auth/login"),

@@ -304,3 +304,63 @@ pub(crate) fn tempdir() -> tempfile::TempDir {
 pub(crate) fn data_dir(tmp: &tempfile::TempDir) -> PathBuf {
     tmp.path().join("data")
 }
+
+/// Wall-clock epoch ms, to compare with stored timestamps.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A third-party peer run from a Python script of this suite: ready once it prints `ready`;
+/// every JSON line it prints after that is collected in `lines`.
+pub(crate) struct ScriptPeer {
+    child: Child,
+    pub(crate) lines: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl ScriptPeer {
+    /// Run `tests/e2e/<script>` with `args` under the suite's Python.
+    pub(crate) fn start(script: &str, args: &[&std::ffi::OsStr]) -> ScriptPeer {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/e2e")
+            .join(script);
+        let mut child = Command::new(crate::mqtt::python())
+            .arg(&path)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {script}: {e}"));
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in out.lines() {
+                let Ok(line) = line else { break };
+                if line == "ready" {
+                    let _ = tx.send(());
+                } else if let Ok(v) = serde_json::from_str(&line) {
+                    l.lock().unwrap().push(v);
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{script} did not start"));
+        ScriptPeer { child, lines }
+    }
+
+    pub(crate) fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ScriptPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -46,7 +46,7 @@ pub(crate) fn device_script() -> String {
 }
 
 /// The press fixture plus device `m1` of type `press` with a known access token.
-fn fixture(node: &Node) -> Api {
+pub(crate) fn fixture(node: &Node) -> Api {
     let admin = press_fixture(node);
     admin
         .post(

@@ -389,10 +389,111 @@ fn sparkplug_births_create_devices_and_data_is_stored_by_alias() {
     assert_eq!(latest["uptime"]["value"], json!(200), "{latest}");
     assert_eq!(online(&admin, "edge1.pump1"), json!(true));
 
+    // Commands become DCMD metrics, by alias and with the datatype of the birth.
+    let out = admin
+        .post(
+            "/api/devices/edge1.pump1/commands/write",
+            &json!({"params": {"motor_rpm": 1500}}),
+        )
+        .ok(200);
+    assert_eq!(out["result"], json!({"sent": ["Motor/RPM"]}), "{out}");
+    assert_eq!(
+        next(),
+        json!({"dcmd": [{"name": null, "alias": 10, "datatype": 10, "value": 1500.0}]})
+    );
+    let out = admin
+        .post(
+            "/api/devices/edge1.pump1/commands/Running",
+            &json!({"params": {"value": false}}),
+        )
+        .ok(200);
+    assert_eq!(out["result"], json!({"sent": ["Running"]}), "{out}");
+    assert_eq!(
+        next(),
+        json!({"dcmd": [{"name": null, "alias": 11, "datatype": 11, "value": false}]})
+    );
+    admin
+        .post(
+            "/api/devices/edge1.pump1/commands/write",
+            &json!({"params": {"no_such_metric": 1}}),
+        )
+        .problem(422);
+
     writeln!(stdin, "ddeath").unwrap();
     assert_eq!(next(), json!({"code": 0}));
     assert_eq!(online(&admin, "edge1.pump1"), json!(false));
     drop(stdin);
     assert!(proc.wait().unwrap().success());
     wait_offline(&admin, "edge1");
+}
+
+#[test]
+fn pysparkplug_edge_node_births_publishes_and_takes_commands() {
+    let python = match std::env::var("KW_TEST_PYTHON_SPB") {
+        Ok(p) if !p.is_empty() => p,
+        _ => panic!("KW_TEST_PYTHON_SPB is not set: run the tests through scripts/test"),
+    };
+    let tmp = tempdir();
+    let node = Node::start(&data_dir(&tmp));
+    let admin = Api::login(&node, "admin", crate::common::ADMIN_PASSWORD);
+    admin
+        .post(
+            "/api/device-types",
+            &json!({"id": "edge_box", "extensible": true, "properties": []}),
+        )
+        .ok(201);
+    admin
+        .post(
+            "/api/devices",
+            &json!({"id": "edge2", "type": "edge_box", "access_token": "e2e-pysparkplug-node"}),
+        )
+        .ok(201);
+    let (h, p) = mqtt_host_port(&node);
+    let script = format!(
+        "{}/tests/e2e/sparkplug_pysparkplug.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut proc = Command::new(python)
+        .args([&script, &h, &p, "e2e-pysparkplug-node", "works", "edge2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let stdin = proc.stdin.take().unwrap();
+    let mut lines = BufReader::new(proc.stdout.take().unwrap()).lines();
+    let mut next = move || -> Value {
+        serde_json::from_str(&lines.next().expect("node output").expect("readable")).unwrap()
+    };
+    assert_eq!(next(), json!({"published": true}));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = admin.get("/api/devices/edge2.press1/latest");
+        let l = if r.status == 200 {
+            r.ok(200)
+        } else {
+            Value::Null
+        };
+        if l["pressure"]["value"] == json!(2.5) && l["count"]["value"] == json!(7) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pysparkplug data not stored: {l}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let t = admin.get("/api/device-types/spb_works_edge2").ok(200);
+    assert_eq!(t["extensible"], json!(true), "{t}");
+    let l = admin.get("/api/devices/edge2/latest").ok(200);
+    assert_eq!(l["temperature"]["value"], json!(21.5), "{l}");
+    let out = admin
+        .post(
+            "/api/devices/edge2.press1/commands/write",
+            &json!({"params": {"pressure": 3.5}}),
+        )
+        .ok(200);
+    assert_eq!(out["result"], json!({"sent": ["Pressure"]}), "{out}");
+    assert_eq!(next(), json!({"dcmd": [["Pressure", 3.5]]}));
+    drop(stdin);
+    assert!(proc.wait().unwrap().success());
 }

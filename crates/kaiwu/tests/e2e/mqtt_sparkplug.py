@@ -11,7 +11,8 @@ prints {"state": <STATE payload>} once the retained STATE arrives. Then publishe
 Node Control/Rebirth, Uptime alias 1), DBIRTH of device pump1 (Motor/RPM alias 10, Running
 alias 11), DDATA and NDATA by alias, and prints {"codes": [<PUBACK reason code per publish>]}.
 Then a DDATA with a seq gap: prints {"ncmd": [<metric names>]} for the rebirth request it
-gets. Each stdin line `ddeath` publishes DDEATH of pump1 and prints {"code": c}. Exits on EOF.
+gets. A DCMD for pump1 prints {"dcmd": [{"name", "alias", "datatype", "value"}]}. Each stdin line
+`ddeath` publishes DDEATH of pump1 and prints {"code": c}. Exits on EOF.
 """
 import json
 import struct
@@ -120,6 +121,19 @@ def metric_names(buf):
     return [dict(fields(m)).get(1, b"").decode() for num, m in fields(buf) if num == 2]
 
 
+def decode_metric(buf):
+    f = dict(fields(buf))
+    value = None
+    if 13 in f:
+        value = struct.unpack("<d", f[13])[0]
+    elif 11 in f:
+        value = f[11]
+    elif 14 in f:
+        value = bool(f[14])
+    name = f[1].decode() if 1 in f else None
+    return {"name": name, "alias": f.get(2), "datatype": f.get(4), "value": value}
+
+
 def main(host, port, token, group, node):
     base = f"spBv1.0/{group}"
     acks, cond = {}, threading.Condition()
@@ -129,12 +143,16 @@ def main(host, port, token, group, node):
     c.will_set(f"{base}/NDEATH/{node}", payload(None, [metric("bdSeq", None, T0, INT64, 0)]), qos=1)
 
     def on_connect(client, userdata, flags, reason_code, properties):
-        client.subscribe([(f"{base}/NCMD/{node}", 1), ("spBv1.0/STATE/+", 1)])
+        client.subscribe(
+            [(f"{base}/NCMD/{node}", 1), (f"{base}/DCMD/{node}/pump1", 1), ("spBv1.0/STATE/+", 1)]
+        )
 
     def on_message(client, userdata, msg):
         if msg.topic.startswith("spBv1.0/STATE/"):
             out({"state": json.loads(msg.payload)})
             state.set()
+        elif "/DCMD/" in msg.topic:
+            out({"dcmd": [decode_metric(m) for num, m in fields(msg.payload) if num == 2]})
         else:
             out({"ncmd": metric_names(msg.payload)})
             ncmd.set()
