@@ -3,6 +3,7 @@
 //! bytes per point. Scenarios whose feature has not landed are listed as pending, not faked.
 
 mod brokers;
+mod charts;
 mod hist;
 mod http;
 mod http_load;
@@ -62,6 +63,8 @@ enum Cmd {
     ModbusRead(modbus_raw::ReadArgs),
     /// Run every landed scenario; print the pending ones.
     All(AllOpts),
+    /// Redraw the SVG charts of docs/benchmarks.md from its tables (docs/bench/*.svg).
+    Charts,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +154,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::ModbusServer(a) => modbus_raw::serve(&a),
         Cmd::ModbusRead(a) => modbus_raw::read_loop(&a),
         Cmd::All(a) => run_all(&a),
+        Cmd::Charts => {
+            let path = report::redraw_charts()?;
+            say!("[charts] redrew the charts of {}", path.display());
+            Ok(())
+        }
     }
 }
 

@@ -183,9 +183,10 @@ pub(crate) fn write_section(name: &str, body: &str) -> anyhow::Result<std::path:
     let path = docs_path();
     let old = std::fs::read_to_string(&path).unwrap_or_default();
     let mut sections = parse_sections(&old);
+    let body = with_charts(name, body, &path)?;
     match sections.iter_mut().find(|(n, _)| n == name) {
-        Some(s) => s.1 = body.to_owned(),
-        None => sections.push((name.to_owned(), body.to_owned())),
+        Some(s) => s.1 = body,
+        None => sections.push((name.to_owned(), body)),
     }
     // Scenario order (a, b, c, ...), whatever order they were run in.
     let rank = |n: &str| {
@@ -212,8 +213,37 @@ pub(crate) fn write_section(name: &str, body: &str) -> anyhow::Result<std::path:
             .map_or("landed".to_owned(), |p| format!("pending: {p}"));
         let _ = writeln!(d, "| {} | {status} |", s.what);
     }
-    d.push_str("\nAlso pending: plots of the results (no plotting library chosen yet).\n");
     std::fs::write(&path, d).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// `body` with its charts (drawn into `docs/bench/`) linked at its end
+/// (links of an earlier run are replaced).
+fn with_charts(name: &str, body: &str, doc: &std::path::Path) -> anyhow::Result<String> {
+    let kept: Vec<&str> = body
+        .lines()
+        .filter(|l| !(l.starts_with("![") && l.contains("](bench/")))
+        .collect();
+    let body = kept.join("\n");
+    let dir = doc
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("bench");
+    let links = crate::charts::draw(name, &body, &dir)?;
+    Ok(if links.is_empty() {
+        body
+    } else {
+        format!("{}\n\n{links}", body.trim_end())
+    })
+}
+
+/// Redraws the charts of every section of `docs/benchmarks.md` from its tables.
+pub(crate) fn redraw_charts() -> anyhow::Result<std::path::PathBuf> {
+    let path = docs_path();
+    let doc = std::fs::read_to_string(&path)?;
+    for (name, body) in parse_sections(&doc) {
+        write_section(&name, &body)?;
+    }
     Ok(path)
 }
 

@@ -1,6 +1,6 @@
 //! Async Modbus client: one outstanding request per connection, buffers reused across requests.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -31,6 +31,10 @@ pub struct Client {
     filled: usize,
     /// Register bytes / packed coils of the write being built.
     scratch: Vec<u8>,
+    /// Silence kept between frames on a serial line (zero elsewhere).
+    frame_gap: Duration,
+    /// When the last frame on the line ended.
+    last_frame: Option<Instant>,
 }
 
 /// Room for the largest frame of either framing, plus a little slack for reads that run ahead.
@@ -57,6 +61,19 @@ impl Client {
         Ok(Client::from_stream(stream, framing, timeout))
     }
 
+    /// Opens serial port `path` (e.g. "/dev/ttyUSB0") for Modbus RTU with the bus's line
+    /// settings; `timeout` bounds each request.
+    pub fn open_serial(
+        path: &str,
+        settings: &crate::SerialSettings,
+        timeout: Duration,
+    ) -> Result<Client> {
+        let port = crate::SerialPort::open(path, settings)?;
+        let mut c = Client::from_stream(port, Framing::RtuOverTcp, timeout);
+        c.frame_gap = settings.frame_gap();
+        Ok(c)
+    }
+
     /// Client over an already open byte stream.
     pub fn from_stream<S>(s: S, framing: Framing, timeout: Duration) -> Client
     where
@@ -71,6 +88,8 @@ impl Client {
             rbuf: Box::new([0; RBUF]),
             filled: 0,
             scratch: Vec::with_capacity(MAX_RTU_FRAME),
+            frame_gap: Duration::ZERO,
+            last_frame: None,
         }
     }
 
@@ -227,10 +246,15 @@ impl Client {
     /// Writes the request in `wbuf` and reads until `rbuf` starts with a complete response;
     /// returns that response's length.
     async fn exchange(&mut self) -> Result<usize> {
+        if let Some(last) = self.last_frame.filter(|_| !self.frame_gap.is_zero()) {
+            // RTU frames on a line are delimited by silence: keep it before sending.
+            tokio::time::sleep_until((last + self.frame_gap).into()).await;
+        }
         self.stream.write_all(&self.wbuf).await?;
         self.stream.flush().await?;
         loop {
             if let Some(f) = frame::split_response(&self.rbuf[..self.filled], self.framing)? {
+                self.last_frame = Some(Instant::now());
                 return Ok(f.len);
             }
             let n = self.stream.read(&mut self.rbuf[self.filled..]).await?;

@@ -3,12 +3,14 @@
 //! Modbus connector and an async [`Server`] used by the plant simulator and benchmarks.
 //!
 //! Both Modbus TCP (MBAP header) and RTU framing over a byte stream ([`Framing::RtuOverTcp`])
-//! are supported. Every parser checks length fields before slicing and never panics.
+//! are supported, and RTU on a host serial line ([`SerialPort`], [`Client::open_serial`]).
+//! Every parser checks length fields before slicing and never panics.
 
 mod client;
 mod error;
 pub mod frame;
 mod plan;
+pub mod serial;
 mod server;
 mod value;
 
@@ -18,6 +20,7 @@ pub use error::{
     Result, exception_name,
 };
 pub use plan::{MAX_READ_BITS, MAX_READ_REGISTERS, ReadRequest, plan_reads};
+pub use serial::{Parity, SerialPort, SerialSettings};
 pub use server::{Bank, Server, SharedBank};
 pub use value::{Area, Encoding, Order, Raw, decode, encode};
 

@@ -10,7 +10,6 @@ use crate::config::{Carries, ConfigError, PointRef, check_host_port};
 pub struct ModbusConfig {
     #[allow(dead_code)]
     id: String,
-    #[allow(dead_code)]
     kind: String,
     #[serde(default)]
     #[allow(dead_code)]
@@ -19,7 +18,14 @@ pub struct ModbusConfig {
     #[serde(default)]
     pub name: Option<String>,
     /// `host:port` of the server (for `modbus_rtu`: a serial server speaking RTU over TCP).
+    #[serde(default)]
     pub address: String,
+    /// `modbus_rtu` on a serial line of this host instead (e.g. "/dev/ttyUSB0").
+    #[serde(default)]
+    pub serial_port: Option<String>,
+    /// Line settings of `serial_port` (default 9600 baud, 8 data bits, even parity, 1 stop bit).
+    #[serde(default)]
+    pub serial: Option<kaiwu_modbus::SerialSettings>,
     /// Default unit (slave) id of the points.
     #[serde(default = "one")]
     pub unit_id: u8,
@@ -162,7 +168,33 @@ impl ModbusConfig {
     /// Checks that need no thing model.
     pub(crate) fn check(&self) -> Vec<ConfigError> {
         let mut e = Vec::new();
-        e.extend(check_host_port("address", &self.address));
+        match (&self.serial_port, self.kind.as_str()) {
+            (Some(_), "modbus_tcp") => e.push(ConfigError::new(
+                "serial_port",
+                "only a modbus_rtu connector reads a serial line",
+            )),
+            (Some(_), _) if !self.address.is_empty() => e.push(ConfigError::new(
+                "serial_port",
+                "give either address (RTU over TCP) or serial_port, not both",
+            )),
+            (Some(port), _) if !port.starts_with('/') || port.len() > 255 => {
+                e.push(ConfigError::new(
+                    "serial_port",
+                    "must be an absolute device path such as /dev/ttyUSB0",
+                ))
+            }
+            (Some(_), _) => {}
+            (None, _) => e.extend(check_host_port("address", &self.address)),
+        }
+        match (&self.serial, &self.serial_port) {
+            (Some(_), None) => e.push(ConfigError::new("serial", "only with serial_port")),
+            (Some(s), Some(_)) => {
+                if let Err(why) = s.check() {
+                    e.push(ConfigError::new("serial", why));
+                }
+            }
+            _ => {}
+        }
         if self.unit_id > 247 {
             e.push(ConfigError::new("unit_id", "must be 0..=247"));
         }
@@ -185,6 +217,11 @@ impl ModbusConfig {
             e.extend(check_point(&format!("points[{i}]"), p));
         }
         e
+    }
+
+    /// Where the connector reads: the serial port or the server address.
+    pub(crate) fn endpoint(&self) -> &str {
+        self.serial_port.as_deref().unwrap_or(&self.address)
     }
 
     pub(crate) fn point_refs(&self) -> impl Iterator<Item = PointRef<'_>> {

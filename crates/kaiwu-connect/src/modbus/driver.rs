@@ -65,7 +65,11 @@ pub(crate) async fn run(ctx: Ctx, cfg: ModbusConfig, rtu: bool, mut ctl: mpsc::R
     loop {
         d.ctx.status.set_state(State::Connecting);
         let timeout = Duration::from_millis(d.cfg.timeout_ms);
-        let err = match Client::connect(&d.cfg.address, d.framing, timeout).await {
+        let client = match &d.cfg.serial_port {
+            Some(port) => Client::open_serial(port, &d.cfg.serial.unwrap_or_default(), timeout),
+            None => Client::connect(&d.cfg.address, d.framing, timeout).await,
+        };
+        let err = match client {
             Ok(mut client) => {
                 d.ctx.status.set_state(State::Connected);
                 backoff.reset();
@@ -74,7 +78,7 @@ pub(crate) async fn run(ctx: Ctx, cfg: ModbusConfig, rtu: bool, mut ctl: mpsc::R
                     Err(e) => e,
                 }
             }
-            Err(e) => format!("connect to {}: {e}", d.cfg.address),
+            Err(e) => format!("connect to {}: {e}", d.cfg.endpoint()),
         };
         d.ctx.status.error(err);
         d.ctx.status.set_state(State::Error);
@@ -227,7 +231,7 @@ impl Driver {
                         }
                     }
                 }
-                Err(e) if e.is_connection() => return Err(format!("{}: {e}", self.cfg.address)),
+                Err(e) if e.is_connection() => return Err(format!("{}: {e}", self.cfg.endpoint())),
                 Err(e) => {
                     // The device answered but refused (e.g. illegal data address): the points
                     // of this request are bad, the connection and the other requests are fine.

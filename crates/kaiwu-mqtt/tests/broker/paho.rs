@@ -80,12 +80,13 @@ class C:
         self.subacks.append([r.value for r in rcs])
 
     def subscribe(self, topic, qos=1, props=None, **opts):
+        # Counted before sending: the SUBACK may arrive before the next line runs.
+        n = len(self.subacks)
         if self.v5:
             o = mqtt.SubscribeOptions(qos=qos, **opts)
             self.c.subscribe(topic, options=o, properties=props)
         else:
             self.c.subscribe(topic, qos)
-        n = len(self.subacks)
         wait(lambda: len(self.subacks) > n, "SUBACK")
         return self.subacks[-1]
 

@@ -313,6 +313,50 @@ fn modbus_rtu_over_tcp_reads_the_same_values() {
     node.stop();
 }
 
+/// RTU on a host serial line: the peer's pseudo-terminal pair stands in for the RS-485 cable.
+#[test]
+fn modbus_rtu_on_a_serial_line_reads_and_writes() {
+    let tmp = tempdir();
+    let node = Node::start(&data_dir(&tmp));
+    let admin = fixture(&node);
+    let peer = ScriptPeer::start("modbus_peer.py", &[std::ffi::OsStr::new("serial")]);
+    let tty = peer.lines.lock().unwrap()[0]["serial_port"]
+        .as_str()
+        .expect("the peer names its serial port")
+        .to_owned();
+    let mut c = connector("modbus_rtu", 0);
+    let o = c.as_object_mut().unwrap();
+    o.remove("address");
+    o.insert("serial_port".into(), json!(tty));
+    o.insert(
+        "serial".into(),
+        json!({"baud": 19200, "parity": "none", "data_bits": 8, "stop_bits": 2}),
+    );
+    admin.post("/api/connectors", &c).ok(201);
+    let l = wait_for("points read over the serial line", || {
+        let l = latest(&admin);
+        (l.as_object().unwrap().len() == 12).then_some(l)
+    });
+    assert_eq!(l["speed"]["value"], json!(1234.5));
+    assert_eq!(l["temp"]["value"], json!(-12.3));
+    assert_eq!(l["count"]["value"], json!(70000));
+    assert_eq!(l["delta"]["value"], json!(-5));
+    assert_eq!(l["door"]["value"], json!(true));
+    admin
+        .post(
+            "/api/devices/plc-1/commands/write",
+            &json!({"params": {"setpoint": 7}}),
+        )
+        .ok(200);
+    let seen = wait_for("the write at the peer", || {
+        let lines = peer.lines.lock().unwrap();
+        lines.iter().find(|v| v["fc"] == 6).cloned()
+    });
+    assert_eq!(seen, json!({"fc": 6, "address": 0, "values": [7]}));
+    assert_eq!(status(&admin)["state"], "connected");
+    node.stop();
+}
+
 #[test]
 fn bad_connector_configs_are_refused_with_the_field_named() {
     let tmp = tempdir();
@@ -340,6 +384,19 @@ fn bad_connector_configs_are_refused_with_the_field_named() {
         admin.post("/api/connectors", &c).problem(422)["errors"][0]["path"],
         "points[0].encoding"
     );
+    let mut c = connector("modbus_tcp", 1502);
+    c["serial_port"] = json!("/dev/ttyUSB0");
+    assert_eq!(
+        admin.post("/api/connectors", &c).problem(422)["errors"][0]["path"],
+        "serial_port"
+    );
+    let mut c = connector("modbus_rtu", 1502);
+    c.as_object_mut().unwrap().remove("address");
+    c["serial_port"] = json!("/dev/ttyUSB0");
+    c["serial"] = json!({"baud": 9600, "data_bits": 7});
+    let p = admin.post("/api/connectors", &c).problem(422);
+    assert_eq!(p["errors"][0]["path"], "serial", "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("data_bits 7"), "{p}");
     let mut c = connector("modbus_tcp", 1502);
     c["bogus"] = json!(1);
     admin.post("/api/connectors", &c).problem(422);

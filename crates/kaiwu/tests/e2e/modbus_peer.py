@@ -1,6 +1,9 @@
 """A pymodbus TCP server (third-party peer) with known values in known encodings.
 
-Usage: modbus_peer.py PORT [rtu]
+Usage: modbus_peer.py PORT [rtu]    Modbus TCP, or RTU framing over TCP
+       modbus_peer.py serial          RTU on a serial line: a pseudo-terminal pair stands in for
+                                      the RS-485 cable; prints {"serial_port": PATH} (the end
+                                      the client opens) first, at 19200 baud 8N2
 Prints "ready" once listening, then one JSON line per write request it receives:
 {"fc": 6, "address": 10, "values": [...]}.
 
@@ -19,8 +22,10 @@ Layout (unit 1; 0-based addresses):
 
 import asyncio
 import json
+import os
 import struct
 import sys
+import threading
 
 from pymodbus import FramerType
 from pymodbus.datastore import (
@@ -28,7 +33,7 @@ from pymodbus.datastore import (
     ModbusSequentialDataBlock,
     ModbusServerContext,
 )
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 
 def words(fmt, v, order):
@@ -42,9 +47,33 @@ def words(fmt, v, order):
     return [int.from_bytes(r, "big") for r in regs]
 
 
+def null_modem():
+    """Two pseudo-terminals joined master to master, like a serial cable: bytes written to one
+    slave end are read from the other. Returns the two slave paths."""
+    ends = [os.openpty() for _ in range(2)]
+
+    def pump(src, dst):
+        while True:
+            try:
+                data = os.read(src, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            os.write(dst, data)
+
+    (ma, sa), (mb, sb) = ends
+    for src, dst in ((ma, mb), (mb, ma)):
+        threading.Thread(target=pump, args=(src, dst), daemon=True).start()
+    # The slave fds stay open here so a master never sees the line hang up.
+    return os.ttyname(sa), os.ttyname(sb)
+
+
 def main():
-    port = int(sys.argv[1])
-    framer = FramerType.RTU if len(sys.argv) > 2 and sys.argv[2] == "rtu" else FramerType.SOCKET
+    serial = sys.argv[1] == "serial"
+    port = 0 if serial else int(sys.argv[1])
+    rtu = serial or (len(sys.argv) > 2 and sys.argv[2] == "rtu")
+    framer = FramerType.RTU if rtu else FramerType.SOCKET
     inputs = (
         words("f", 1234.5, "ABCD")
         + words("h", -123, "ABCD")
@@ -71,9 +100,17 @@ def main():
         return pdu
 
     async def run():
-        server = ModbusTcpServer(
-            context, framer=framer, address=("127.0.0.1", port), trace_pdu=trace_pdu
-        )
+        if serial:
+            client_end, server_end = null_modem()
+            print(json.dumps({"serial_port": client_end}), flush=True)
+            server = ModbusSerialServer(
+                context, framer=framer, port=server_end, baudrate=19200, parity="N",
+                bytesize=8, stopbits=2, trace_pdu=trace_pdu,
+            )
+        else:
+            server = ModbusTcpServer(
+                context, framer=framer, address=("127.0.0.1", port), trace_pdu=trace_pdu
+            )
         task = asyncio.create_task(server.serve_forever())
         await asyncio.sleep(0.3)
         print("ready", flush=True)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Close, Conn, InDone, PendingAck, READ_CHUNK, SHRINK_ABOVE, TOPIC_ALIAS_MAX};
+use super::{Close, Conn, InDone, PendingAck, TOPIC_ALIAS_MAX};
 use crate::broker::message::Message;
 use crate::broker::tree::Sub;
 use crate::broker::{DisconnectCause, Hooks, PublishOutcome, registry, route};
@@ -28,8 +28,9 @@ impl<'a, H: Hooks, S: AsyncRead + AsyncWrite + Unpin + Send> Conn<'a, H, S> {
                 Err(e) => return Err(Close::protocol(e.reason_code(), e.to_string())),
             }
         }
-        if self.rbuf.is_empty() && self.rbuf.capacity() > SHRINK_ABOVE {
-            self.rbuf = BytesMut::with_capacity(READ_CHUNK);
+        if self.rbuf.is_empty() {
+            // Released between bursts: the next read goes through a small stack buffer.
+            self.rbuf = BytesMut::new();
         }
         Ok(())
     }

@@ -26,8 +26,12 @@ use super::session::{Inflight, Session};
 use super::{DisconnectCause, Hooks, Inner, PublishOutcome};
 use crate::codec::{Disconnect, Packet, Properties, Protocol, Publish, ReasonCode};
 
-/// Initial read buffer; it grows for larger packets and shrinks back when idle.
+/// Read buffer of a busy connection; it grows for larger packets. An idle connection holds
+/// none (see [`IDLE_READ`]).
 pub(crate) const READ_CHUNK: usize = 4096;
+/// Reads of a connection without a read buffer go through this much stack, so ten thousand
+/// idle devices do not each keep [`READ_CHUNK`] bytes allocated.
+const IDLE_READ: usize = 512;
 /// Topic Alias Maximum offered to MQTT 5 clients.
 pub(crate) const TOPIC_ALIAS_MAX: u16 = 16;
 /// Above this much unsent output the connection stops taking more work (reading, draining
@@ -35,8 +39,6 @@ pub(crate) const TOPIC_ALIAS_MAX: u16 = 16;
 const WBUF_HIGH: usize = 64 * 1024;
 /// Output is written before other work once this much collected.
 const WRITE_EAGER: usize = 16 * 1024;
-/// Buffers above this capacity are released when empty.
-const SHRINK_ABOVE: usize = 64 * 1024;
 /// Longest wait at close for publishes still in the hooks.
 const DRAIN_WAIT: Duration = Duration::from_secs(10);
 /// Longest wait at close for the last packets to be written.
@@ -184,7 +186,12 @@ impl<'a, H: Hooks, S: AsyncRead + AsyncWrite + Unpin + Send> Conn<'a, H, S> {
             protocol: setup.protocol,
             v5: setup.protocol == Protocol::V5,
             problem_info: setup.problem_info,
-            rbuf,
+            // Released when empty: see `poll_read`.
+            rbuf: if rbuf.is_empty() {
+                BytesMut::new()
+            } else {
+                rbuf
+            },
             wbuf: BytesMut::new(),
             flush_pending: false,
             pipeline: FuturesOrdered::new(),
@@ -310,6 +317,22 @@ impl<'a, H: Hooks, S: AsyncRead + AsyncWrite + Unpin + Send> Conn<'a, H, S> {
         if !self.may_read() {
             return None;
         }
+        if self.rbuf.capacity() == 0 {
+            let mut small = [0u8; IDLE_READ];
+            let mut buf = tokio::io::ReadBuf::new(&mut small);
+            return match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => {
+                    let n = buf.filled().len();
+                    // A full small read means more is coming: take a whole chunk for it.
+                    self.rbuf
+                        .reserve(if n == IDLE_READ { READ_CHUNK } else { n });
+                    self.rbuf.extend_from_slice(buf.filled());
+                    Some(Event::Read(Ok(n)))
+                }
+                Poll::Ready(Err(e)) => Some(Event::Read(Err(e))),
+                Poll::Pending => None,
+            };
+        }
         if self.rbuf.capacity() - self.rbuf.len() < 256 {
             self.rbuf.reserve(READ_CHUNK.max(self.rbuf.len()));
         }
@@ -348,7 +371,8 @@ impl<'a, H: Hooks, S: AsyncRead + AsyncWrite + Unpin + Send> Conn<'a, H, S> {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        if self.wbuf.capacity() > SHRINK_ABOVE {
+        if self.wbuf.capacity() > 0 {
+            // All written: an idle connection keeps no output buffer either.
             self.wbuf = BytesMut::new();
         }
         Poll::Ready(Ok(()))
