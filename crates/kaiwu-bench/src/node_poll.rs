@@ -97,7 +97,16 @@ fn warm_up(api: &mut Http, ids: &[String], want: u64, settle: Duration) -> anyho
             break;
         }
         if Instant::now() > deadline {
-            bail!("connectors stored only {points} of {want} points within 120 s of warm-up");
+            let mut why = String::new();
+            for id in ids.iter().take(3) {
+                let (_, v) = api.get(&format!("/api/connectors/{id}/status"))?;
+                why.push_str(&format!(
+                    "; {id}: {} {}",
+                    v["state"],
+                    v["last_error"].as_str().unwrap_or("")
+                ));
+            }
+            bail!("connectors stored only {points} of {want} points within 120 s of warm-up{why}");
         }
         std::thread::sleep(Duration::from_millis(250));
     }

@@ -110,11 +110,15 @@ impl Driver {
             })
             .collect();
         let (tx, rx) = mpsc::channel(BATCH * 4);
-        if !items.is_empty() {
-            client
+        if !items.is_empty()
+            && let Err(e) = client
                 .subscribe(self.cfg.publishing_ms as f64, &items, tx)
                 .await
-                .map_err(|e| format!("subscribe at {}: {e}", self.cfg.endpoint))?;
+        {
+            // Close the session: left open, every retry would hold one more on the server
+            // until it refuses new ones (BadTooManySessions).
+            client.disconnect().await;
+            return Err(format!("subscribe at {}: {e}", self.cfg.endpoint));
         }
         Ok((client, rx))
     }
