@@ -42,6 +42,9 @@ impl OnSubscriptionNotification for Forward {
 pub const ITEMS_PER_SUBSCRIPTION: usize = 1000;
 /// Most monitored items created by one service call.
 pub const ITEMS_PER_CALL: usize = 500;
+/// Notifications the server may put in one publish response; it sends more responses for
+/// the rest.
+const MAX_NOTIFICATIONS_PER_PUBLISH: u32 = 1000;
 
 impl Client {
     /// Creates subscriptions watching `items`; every data change becomes a
@@ -93,7 +96,9 @@ impl Client {
             interval,
             LIFETIME_COUNT,
             KEEP_ALIVE_COUNT,
-            0,
+            // Bounded publish responses: 1000 items sampled 5x per publishing interval would
+            // otherwise make one response too large for the channel's message size.
+            MAX_NOTIFICATIONS_PER_PUBLISH,
             0,
             true,
             forward,
