@@ -151,6 +151,26 @@ impl Ctx {
         }
     }
 
+    /// The end of one read cycle: devices in `bad` get their markers, the others of `rows`
+    /// are good again, the rows are stored and a stored cycle counts as a success.
+    pub(crate) async fn finish_cycle(
+        &self,
+        rows: Vec<Row>,
+        bad: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        for (device, props) in bad {
+            self.mark_bad(device, props).await;
+        }
+        for r in &rows {
+            if !bad.contains_key(&r.device) {
+                self.mark_good(&r.device);
+            }
+        }
+        if self.store(rows).await {
+            self.status.success();
+        }
+    }
+
     pub(crate) fn mark_good(&self, device: &str) {
         if self.status.set_device(device, true) {
             tracing::info!(connector = %self.id, device, "device readable again");

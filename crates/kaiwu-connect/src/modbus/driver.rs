@@ -252,9 +252,6 @@ impl Driver {
                 }
             }
         }
-        for (device, props) in &failed {
-            self.ctx.mark_bad(device, props).await;
-        }
         let rows: Vec<Row> = values
             .into_iter()
             .map(|(device, values)| Row {
@@ -263,14 +260,7 @@ impl Driver {
                 values,
             })
             .collect();
-        for r in &rows {
-            if !failed.contains_key(&r.device) {
-                self.ctx.mark_good(&r.device);
-            }
-        }
-        if self.ctx.store(rows).await {
-            self.ctx.status.success();
-        }
+        self.ctx.finish_cycle(rows, &failed).await;
         Ok(())
     }
 

@@ -307,9 +307,6 @@ impl Driver {
                 .or_default()
                 .insert(prop.clone(), from_val(s.value));
         }
-        for (device, props) in &bad {
-            self.ctx.mark_bad(device, props).await;
-        }
         let rows: Vec<Row> = rows
             .into_iter()
             .map(|((device, ts), values)| Row {
@@ -318,14 +315,7 @@ impl Driver {
                 values,
             })
             .collect();
-        for r in &rows {
-            if !bad.contains_key(&r.device) {
-                self.ctx.mark_good(&r.device);
-            }
-        }
-        if self.ctx.store(rows).await {
-            self.ctx.status.success();
-        }
+        self.ctx.finish_cycle(rows, &bad).await;
     }
 
     async fn all_bad(&self) {
