@@ -1,7 +1,8 @@
 //! Our bounded MQTT load generator (tokio, loopback, the `kaiwu-mqtt` codec, MQTT 3.1.1): one
-//! task and one TCP connection per device. Publishing devices keep at most [`WINDOW`] QoS 1
-//! publishes in flight each and time every publish to its PUBACK; idle devices only hold their
-//! connection open.
+//! task and one TCP connection per device. Publishing devices either keep at most [`WINDOW`]
+//! QoS 1 publishes in flight each (closed loop: the broker sets the rate) or publish on a fixed
+//! schedule (open loop: a given total rate, for latency without self-inflicted queueing), and
+//! time every publish to its PUBACK; idle devices only hold their connection open.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,6 +34,9 @@ const V311: Protocol = Protocol::V311;
 const MAX_PACKET: usize = 1 << 20;
 /// Bound on a connect, and on waiting for the last PUBACKs after the timed window.
 const PATIENCE: Duration = Duration::from_secs(60);
+/// Open loop: publishes in flight per connection beyond which a due publish is skipped (and
+/// counted) rather than queued without bound.
+const PACED_MAX_INFLIGHT: usize = 64;
 
 /// One simulated device.
 #[derive(Debug, Clone)]
@@ -72,6 +76,10 @@ pub(crate) struct LoadResult {
     pub(crate) generator_cpu: f64,
     /// Messages the relay subscriber received, when there was one.
     pub(crate) relayed: Option<u64>,
+    /// Open loop: the total rate asked for (msgs/s), and due publishes skipped because a
+    /// connection already had [`PACED_MAX_INFLIGHT`] unanswered.
+    pub(crate) offered_per_s: Option<f64>,
+    pub(crate) skipped: u64,
     pub(crate) errors: Vec<String>,
 }
 
@@ -80,6 +88,7 @@ struct Counters {
     sent: AtomicU64,
     acked_in_window: AtomicU64,
     acked_total: AtomicU64,
+    skipped: AtomicU64,
     hist: Histogram,
 }
 
@@ -160,12 +169,14 @@ where
 
 /// Connect all clients, then publish for `duration` from all at once; `broker` is the pid whose
 /// CPU is read around the window. With `relay`, a subscriber to `relay` consumes everything.
+/// With `rate` (msgs/s in all), devices publish on a fixed schedule instead of a window.
 pub(crate) async fn publish_load(
     addr: SocketAddr,
     clients: &[Client],
     duration: Duration,
     broker: u32,
     relay: Option<&str>,
+    rate: Option<f64>,
 ) -> anyhow::Result<LoadResult> {
     let tck = sys::clk_tck();
     let counters = Arc::new(Counters::default());
@@ -176,8 +187,20 @@ pub(crate) async fn publish_load(
     };
     let t0 = Instant::now();
     let (c2, topics) = (counters.clone(), Arc::new(clients.to_vec()));
+    // Each device's share of the rate; its first publish is offset by its place in the fleet
+    // so the fleet's publishes are spread evenly, not in bursts.
+    let period = rate.map(|r| Duration::from_secs_f64(clients.len() as f64 / r.max(1e-3)));
     let (tasks, connected, mut errors) = connect_all(addr, clients, move |i, s, buf| {
-        publisher(i, s, buf, topics.clone(), start_rx.clone(), c2.clone())
+        let (topics, start, n) = (topics.clone(), start_rx.clone(), c2.clone());
+        async move {
+            match period {
+                None => publisher(i, s, buf, topics, start, n).await,
+                Some(p) => {
+                    let offset = p.mul_f64(i as f64 / topics.len() as f64);
+                    paced_publisher(i, s, buf, topics, start, n, p, offset).await
+                }
+            }
+        }
     })
     .await;
     let connect_seconds = t0.elapsed().as_secs_f64();
@@ -231,6 +254,8 @@ pub(crate) async fn publish_load(
         broker_cpu: cpu0.0.zip(cpu1.0).map(|(a, b)| b - a),
         generator_cpu: cpu1.1 - cpu0.1,
         relayed,
+        offered_per_s: rate,
+        skipped: counters.skipped.load(Ordering::Relaxed),
         errors,
     })
 }
@@ -283,17 +308,91 @@ async fn publisher(
         if read.await.context("waiting for PUBACKs")?? == 0 {
             bail!("broker closed the connection of {}", clients[i].client_id);
         }
-        while let Some(p) = decode(&mut buf, Some(V311), MAX_PACKET)? {
-            let Packet::PubAck(a) = p else { continue };
-            let Some(k) = inflight.iter().position(|(id, _)| *id == a.packet_id) else {
-                continue;
-            };
-            let (_, sent_at) = inflight.swap_remove(k);
-            let now = Instant::now();
-            n.hist.record((now - sent_at).as_micros() as u64);
-            n.acked_total.fetch_add(1, Ordering::Relaxed);
-            if now <= deadline {
-                n.acked_in_window.fetch_add(1, Ordering::Relaxed);
+        take_acks(&mut buf, &mut inflight, deadline, &n)?;
+    }
+}
+
+/// Decode what arrived: each PUBACK ends its publish's timing.
+fn take_acks(
+    buf: &mut BytesMut,
+    inflight: &mut Vec<(u16, Instant)>,
+    deadline: Instant,
+    n: &Counters,
+) -> anyhow::Result<()> {
+    while let Some(p) = decode(buf, Some(V311), MAX_PACKET)? {
+        let Packet::PubAck(a) = p else { continue };
+        let Some(k) = inflight.iter().position(|(id, _)| *id == a.packet_id) else {
+            continue;
+        };
+        let (_, sent_at) = inflight.swap_remove(k);
+        let now = Instant::now();
+        n.hist.record((now - sent_at).as_micros() as u64);
+        n.acked_total.fetch_add(1, Ordering::Relaxed);
+        if now <= deadline {
+            n.acked_in_window.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+/// One device on a fixed schedule: a publish every `period` from `offset` after the start
+/// until the deadline, then wait for the last PUBACKs. Latency counts from the scheduled
+/// time, so a generator that falls behind shows up in the figures instead of hiding it.
+#[allow(clippy::too_many_arguments)]
+async fn paced_publisher(
+    i: usize,
+    mut s: TcpStream,
+    mut buf: BytesMut,
+    clients: Arc<Vec<Client>>,
+    mut start: watch::Receiver<Option<Instant>>,
+    n: Arc<Counters>,
+    period: Duration,
+    offset: Duration,
+) -> anyhow::Result<()> {
+    let deadline = loop {
+        if let Some(d) = *start.borrow_and_update() {
+            break d;
+        }
+        start.changed().await?;
+    };
+    let topic = &clients[i].topic;
+    let mut inflight: Vec<(u16, Instant)> = Vec::with_capacity(WINDOW);
+    let (mut next_id, mut seq) = (1u16, 0u64);
+    let mut out = BytesMut::with_capacity(128);
+    let mut due = Instant::now() + offset;
+    loop {
+        if due >= deadline && inflight.is_empty() {
+            return Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(due.into()), if due < deadline => {
+                if inflight.len() >= PACED_MAX_INFLIGHT {
+                    n.skipped.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    let p = Packet::Publish(Publish {
+                        dup: false,
+                        qos: QoS::AtLeastOnce,
+                        retain: false,
+                        topic: topic.clone(),
+                        packet_id: Some(next_id),
+                        properties: Properties::default(),
+                        payload: Bytes::from(payload(i, seq)),
+                    });
+                    p.encode(V311, &mut out)?;
+                    inflight.push((next_id, due));
+                    next_id = next_id.checked_add(1).unwrap_or(1);
+                    seq += 1;
+                    n.sent.fetch_add(1, Ordering::Relaxed);
+                    s.write_all(&out).await?;
+                    out.clear();
+                }
+                due += period;
+            }
+            r = tokio::time::timeout_at((deadline + PATIENCE).into(), s.read_buf(&mut buf)) => {
+                if r.context("waiting for PUBACKs")?? == 0 {
+                    bail!("broker closed the connection of {}", clients[i].client_id);
+                }
+                take_acks(&mut buf, &mut inflight, deadline, &n)?;
             }
         }
     }

@@ -59,9 +59,11 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    /// Device types of `devices`, loaded once when the driver starts.
+    /// Device types of `devices` (repeats allowed: one per point, say), loaded once when the
+    /// driver starts.
     pub(crate) async fn types(&self, devices: Vec<String>) -> HashMap<String, DeviceType> {
         let (reg, t) = (self.registry.clone(), self.tenant.clone());
+        let devices: std::collections::BTreeSet<String> = devices.into_iter().collect();
         tokio::task::spawn_blocking(move || {
             devices
                 .into_iter()

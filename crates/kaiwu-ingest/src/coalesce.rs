@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
 
 use kaiwu_core::now_ms;
-use kaiwu_model::{BatchBuilder, DeviceType};
+use kaiwu_model::BatchBuilder;
 use tokio::sync::oneshot;
 
-use crate::{Accepted, Error, Ingest, Planned, Row, plan};
+use crate::{Accepted, Error, Ingest, Planned, Row, TypeEntry, plan};
 
 /// Most rows one group takes; the rest wait for the next group.
 const MAX_GROUP_ROWS: usize = 50_000;
@@ -87,7 +87,7 @@ impl Ingest {
     }
 
     async fn write_group(&self, group: Vec<Pending>) {
-        let reg = self.registry.clone();
+        let (reg, types) = (self.registry.clone(), self.types.clone());
         let (answers, work): (Vec<_>, Vec<_>) = group
             .into_iter()
             .map(|p| (p.done, (p.tenant, p.rows)))
@@ -95,7 +95,7 @@ impl Ingest {
         let planned = tokio::task::spawn_blocking(move || {
             work.into_iter()
                 .map(|(t, rows)| {
-                    let p = plan(&reg, &t, rows);
+                    let p = plan(&reg, &types, &t, rows);
                     (t, p)
                 })
                 .collect::<Vec<_>>()
@@ -124,7 +124,7 @@ impl Ingest {
     ) -> Vec<Result<Accepted, Error>> {
         type Key = (String, String, u32);
         type Members = Vec<(usize, Vec<crate::Valid>)>;
-        let mut groups: BTreeMap<Key, (DeviceType, Members)> = BTreeMap::new();
+        let mut groups: BTreeMap<Key, (Arc<TypeEntry>, Members)> = BTreeMap::new();
         let mut out: Vec<Result<Accepted, Error>> = Vec::with_capacity(planned.len());
         for (i, (tenant, p)) in planned.into_iter().enumerate() {
             let plans = match p {
@@ -148,8 +148,8 @@ impl Ingest {
                     }
                 }
                 acc.rows += p.rows.len();
-                let key = (tenant.clone(), p.dt.id.clone(), p.dt.version);
-                let g = groups.entry(key).or_insert_with(|| (p.dt, Vec::new()));
+                let key = (tenant.clone(), p.ty.dt.id.clone(), p.ty.dt.version);
+                let g = groups.entry(key).or_insert_with(|| (p.ty, Vec::new()));
                 g.1.push((i, p.rows));
             }
             out.push(match failed {
@@ -158,7 +158,7 @@ impl Ingest {
             });
         }
         let now = now_ms();
-        for ((tenant, _, _), (dt, members)) in groups {
+        for ((tenant, _, _), (ty, members)) in groups {
             // A message refused meanwhile (usage bookkeeping failed) is not written.
             let live: Vec<_> = members
                 .into_iter()
@@ -167,7 +167,8 @@ impl Ingest {
             if live.is_empty() {
                 continue;
             }
-            let mut b = BatchBuilder::new(&tenant, &dt);
+            let n = live.iter().map(|(_, rows)| rows.len()).sum();
+            let mut b = BatchBuilder::with_schema(&tenant, &ty.dt, ty.schema.clone(), n);
             for (_, rows) in &live {
                 for r in rows {
                     b.push_values(&r.device, r.ts.unwrap_or(now), &r.values);

@@ -2,8 +2,8 @@
 //! against its thing model -> one `Batch` per device type -> the time-series engine. Shared by
 //! every protocol (HTTP now; MQTT and the southbound drivers later), so they all validate alike.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use kaiwu_core::{Quality, Value, now_ms};
 use kaiwu_model::{BatchBuilder, DataType, DeviceType, Property};
@@ -12,6 +12,9 @@ use kaiwu_tsdb::Tsdb;
 use serde::Serialize;
 
 mod coalesce;
+mod types;
+
+use types::{TypeEntry, Types};
 
 /// One telemetry row as a protocol decoded it.
 #[derive(Debug, Clone)]
@@ -77,8 +80,8 @@ pub struct Accepted {
 pub struct Ingest {
     registry: Arc<Registry>,
     tsdb: Arc<Tsdb>,
-    /// (tenant, type, property) already recorded as having data, to spare the registry writes.
-    used: Mutex<HashSet<(String, String, String)>>,
+    /// Devices and their types as the registry has them.
+    types: Arc<Types>,
     /// Messages waiting to be written together (`write_coalesced`).
     queue: Mutex<coalesce::Queue>,
 }
@@ -91,7 +94,7 @@ impl std::fmt::Debug for Ingest {
 
 /// Rows of one device type, validated.
 struct Planned {
-    dt: DeviceType,
+    ty: Arc<TypeEntry>,
     rows: Vec<Valid>,
 }
 
@@ -108,7 +111,7 @@ impl Ingest {
         Self {
             registry,
             tsdb,
-            used: Mutex::new(HashSet::new()),
+            types: Arc::default(),
             queue: Mutex::new(coalesce::Queue::default()),
         }
     }
@@ -116,9 +119,9 @@ impl Ingest {
     /// Validate every row, then store them all; returns once they are durable. All or nothing
     /// with respect to validation: one bad row and nothing is stored.
     pub async fn write(&self, tenant: &str, rows: Vec<Row>) -> Result<Accepted, Error> {
-        let reg = self.registry.clone();
+        let (reg, types) = (self.registry.clone(), self.types.clone());
         let t = tenant.to_owned();
-        let plans = tokio::task::spawn_blocking(move || plan(&reg, &t, rows))
+        let plans = tokio::task::spawn_blocking(move || plan(&reg, &types, &t, rows))
             .await
             .map_err(|e| Error::Task(e.to_string()))??;
         self.store_plans(tenant, plans, false).await
@@ -135,7 +138,8 @@ impl Ingest {
         let mut acc = Accepted::default();
         let now = now_ms();
         for p in plans {
-            let mut b = BatchBuilder::new(tenant, &p.dt);
+            let mut b =
+                BatchBuilder::with_schema(tenant, &p.ty.dt, p.ty.schema.clone(), p.rows.len());
             for r in &p.rows {
                 if !skip_empty || r.values.iter().any(Option::is_some) {
                     b.push_values(&r.device, r.ts.unwrap_or(now), &r.values);
@@ -163,10 +167,10 @@ impl Ingest {
         tenant: &str,
         rows: Vec<Row>,
     ) -> Result<(Accepted, Vec<RowError>), Error> {
-        let reg = self.registry.clone();
+        let (reg, types) = (self.registry.clone(), self.types.clone());
         let t = tenant.to_owned();
         let (plans, mut refused) =
-            tokio::task::spawn_blocking(move || plan_lenient(&reg, &t, rows))
+            tokio::task::spawn_blocking(move || plan_lenient(&reg, &types, &t, rows))
                 .await
                 .map_err(|e| Error::Task(e.to_string()))??;
         let acc = self.store_plans(tenant, plans, true).await?;
@@ -183,66 +187,73 @@ impl Ingest {
         properties: &[String],
         ts: i64,
     ) -> Result<(), Error> {
-        let reg = self.registry.clone();
+        let (reg, types) = (self.registry.clone(), self.types.clone());
         let (t, d) = (tenant.to_owned(), device.to_owned());
-        let dt = tokio::task::spawn_blocking(move || {
-            let dev = reg.device(&t, &d)?;
-            reg.device_type(&t, &dev.device_type)
+        let ty = tokio::task::spawn_blocking(move || {
+            let ty = types.device_type_of(&reg, &t, &d)?.ok_or_else(|| {
+                kaiwu_registry::Error::NotFound {
+                    what: "device",
+                    id: d.clone(),
+                }
+            })?;
+            types.entry(&reg, &t, &ty)
         })
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
-        let ix: Vec<usize> = properties
-            .iter()
-            .filter_map(|p| dt.properties.iter().position(|q| q.id == *p))
-            .collect();
+        let ix: Vec<usize> = properties.iter().filter_map(|p| ty.position(p)).collect();
         if ix.is_empty() {
             return Ok(());
         }
-        let mut b = BatchBuilder::new(tenant, &dt);
+        let mut b = BatchBuilder::with_schema(tenant, &ty.dt, ty.schema.clone(), 1);
         b.push_bad(device, ts, &ix);
         let batch = b.finish().map_err(|e| Error::Task(e.to_string()))?;
         self.tsdb.write(batch).await?;
         Ok(())
     }
 
+    /// Record in the registry, once per property, that the properties `p` carries have data
+    /// (a type change may not retype or silently drop them afterwards).
     async fn mark_used(&self, tenant: &str, p: &Planned) -> Result<(), Error> {
-        let new: Vec<String> = {
-            let used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
-            let keys: HashSet<&String> = p
-                .rows
-                .iter()
-                .flat_map(|r| r.values.iter().enumerate())
-                .filter(|(_, v)| v.is_some())
-                .map(|(ix, _)| &p.dt.properties[ix].id)
-                .collect();
-            keys.into_iter()
-                .filter(|k| !used.contains(&(tenant.to_owned(), p.dt.id.clone(), (*k).clone())))
-                .cloned()
-                .collect()
-        };
+        let ty = &p.ty;
+        let mut seen = vec![false; ty.dt.properties.len()];
+        for r in &p.rows {
+            for (ix, v) in r.values.iter().enumerate() {
+                if v.is_some() && !ty.is_used(ix) {
+                    seen[ix] = true;
+                }
+            }
+        }
+        let new: Vec<usize> = (0..seen.len()).filter(|ix| seen[*ix]).collect();
         if new.is_empty() {
             return Ok(());
         }
         let reg = self.registry.clone();
-        let (t, ty, props) = (tenant.to_owned(), p.dt.id.clone(), new.clone());
+        let (t, tyid) = (tenant.to_owned(), ty.dt.id.clone());
+        let props: Vec<String> = new
+            .iter()
+            .map(|ix| ty.dt.properties[*ix].id.clone())
+            .collect();
         tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = props.iter().map(String::as_str).collect();
-            reg.mark_properties_used(&t, &ty, &refs)
+            reg.mark_properties_used(&t, &tyid, &refs)
         })
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
-        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
-        used.extend(
-            new.into_iter()
-                .map(|k| (tenant.to_owned(), p.dt.id.clone(), k)),
-        );
+        for ix in new {
+            ty.set_used(ix);
+        }
         Ok(())
     }
 }
 
 /// Resolve devices and types, extend extensible types with unknown keys, validate every value.
-fn plan(reg: &Registry, tenant: &str, rows: Vec<Row>) -> Result<Vec<Planned>, Error> {
-    let (plans, mut errors) = plan_lenient(reg, tenant, rows)?;
+fn plan(
+    reg: &Registry,
+    types: &Types,
+    tenant: &str,
+    rows: Vec<Row>,
+) -> Result<Vec<Planned>, Error> {
+    let (plans, mut errors) = plan_lenient(reg, types, tenant, rows)?;
     if errors.is_empty() {
         Ok(plans)
     } else {
@@ -255,6 +266,7 @@ fn plan(reg: &Registry, tenant: &str, rows: Vec<Row>) -> Result<Vec<Planned>, Er
 /// and reported.
 fn plan_lenient(
     reg: &Registry,
+    types: &Types,
     tenant: &str,
     rows: Vec<Row>,
 ) -> Result<(Vec<Planned>, Vec<RowError>), Error> {
@@ -265,11 +277,7 @@ fn plan_lenient(
         let ty = match device_types.get(&r.device) {
             Some(t) => t.clone(),
             None => {
-                let t = match reg.device(tenant, &r.device) {
-                    Ok(d) => Some(d.device_type),
-                    Err(e) if e.kind() == kaiwu_core::ErrorKind::NotFound => None,
-                    Err(e) => return Err(e.into()),
-                };
+                let t = types.device_type_of(reg, tenant, &r.device)?;
                 device_types.insert(r.device.clone(), t.clone());
                 t
             }
@@ -287,15 +295,18 @@ fn plan_lenient(
     }
     let mut plans = Vec::new();
     for (ty, rows) in by_type {
-        let mut dt = reg.device_type(tenant, &ty)?;
-        if dt.extensible {
-            dt = extend(reg, tenant, dt, &rows)?;
+        let mut entry = types.entry(reg, tenant, &ty)?;
+        if entry.dt.extensible
+            && let Some(dt) = extend(reg, tenant, &entry, &rows)?
+        {
+            entry = Arc::new(TypeEntry::new(dt));
         }
+        let dt = &entry.dt;
         let mut valid = Vec::with_capacity(rows.len());
         for (i, r) in rows {
             let mut values = vec![None; dt.properties.len()];
             for (k, v) in &r.values {
-                let res = match dt.properties.iter().position(|p| p.id == *k) {
+                let res = match entry.position(k) {
                     Some(ix) => kaiwu_model::validate_value(&dt.properties[ix], v)
                         .map(|ok| values[ix] = Some(ok)),
                     None => Err(kaiwu_model::Error::Value {
@@ -316,35 +327,44 @@ fn plan_lenient(
                 values,
             });
         }
-        plans.push(Planned { dt, rows: valid });
+        plans.push(Planned {
+            ty: entry,
+            rows: valid,
+        });
     }
     Ok((plans, errors))
 }
 
-/// An extensible type learns unknown keys as new properties of the inferred type.
+/// An extensible type learns unknown keys as new properties of the inferred type. Returns the
+/// new version, or `None` when the rows hold nothing new.
 fn extend(
     reg: &Registry,
     tenant: &str,
-    mut dt: DeviceType,
+    cur: &TypeEntry,
     rows: &[(usize, Row)],
-) -> Result<DeviceType, Error> {
+) -> Result<Option<DeviceType>, Error> {
+    // Cloned only once a key is new: most messages bring none.
+    let mut next: Option<DeviceType> = None;
     let mut added = Vec::new();
     for (_, r) in rows {
         for (k, v) in &r.values {
-            if dt.property(k).is_none() && !v.is_null() && kaiwu_model::is_member_id(k) {
-                let t = DataType::infer(v);
-                dt.properties.push(Property::new(k, t));
-                added.push(format!("{k}:{t}"));
+            if cur.position(k).is_none() && !v.is_null() && kaiwu_model::is_member_id(k) {
+                let dt = next.get_or_insert_with(|| cur.dt.clone());
+                if dt.property(k).is_none() {
+                    let t = DataType::infer(v);
+                    dt.properties.push(Property::new(k, t));
+                    added.push(format!("{k}:{t}"));
+                }
             }
         }
     }
-    if added.is_empty() {
-        return Ok(dt);
-    }
+    let Some(dt) = next else {
+        return Ok(None);
+    };
     let id = dt.id.clone();
     let dt = reg.update_device_type(tenant, &id, dt, false)?;
     tracing::info!(tenant, device_type = %id, added = %added.join(","), version = dt.version, "extensible device type learned new properties");
-    Ok(dt)
+    Ok(Some(dt))
 }
 
 #[cfg(test)]

@@ -236,3 +236,63 @@ async fn bad_markers_store_nulls_with_quality_bad() {
         kaiwu_core::Quality::Good
     );
 }
+
+#[tokio::test]
+async fn changes_in_the_registry_reach_ingest_at_once() {
+    let f = fixture(false);
+    f.ingest
+        .write("a", vec![row("d1", 1, r#"{"v": 1}"#)])
+        .await
+        .unwrap();
+    // A property added to the type is accepted by the next write.
+    let mut dt = f.reg.device_type("a", "m").unwrap();
+    dt.properties
+        .push(kaiwu_model::Property::new("rpm", DataType::Int));
+    f.reg.update_device_type("a", "m", dt, false).unwrap();
+    let acc = f
+        .ingest
+        .write("a", vec![row("d1", 2, r#"{"rpm": 1200}"#)])
+        .await
+        .unwrap();
+    assert_eq!(acc.points, 1);
+    assert!(
+        f.reg
+            .properties_with_data("a", "m")
+            .unwrap()
+            .contains(&"rpm".to_owned())
+    );
+    // A deleted device is unknown to the next write.
+    f.reg.delete_device("a", "d2").unwrap();
+    let err = f
+        .ingest
+        .write("a", vec![row("d2", 3, r#"{"v": 1}"#)])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("`d2` not found"), "{err}");
+    // A device moved to another type writes into that type's table.
+    let other = DeviceType::from_json(br#"{"id":"n","properties":[{"id":"temp","type":"float"}]}"#)
+        .unwrap();
+    f.reg.create_device_type("a", other).unwrap();
+    f.reg
+        .update_device(
+            "a",
+            "d1",
+            kaiwu_registry::DevicePatch {
+                device_type: Some("n".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    f.ingest
+        .write("a", vec![row("d1", 4, r#"{"temp": 20.5}"#)])
+        .await
+        .unwrap();
+    let in_n: usize = f
+        .tsdb
+        .snapshot("a", "n", TimeRange::ALL)
+        .batches
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(in_n, 1);
+}

@@ -52,13 +52,17 @@ enum Col {
 }
 
 impl Col {
-    fn new(t: DataType) -> Self {
+    fn new(t: DataType, rows: usize) -> Self {
         match t {
-            DataType::Bool => Col::Bool(BooleanBuilder::new()),
-            DataType::Int | DataType::Enum => Col::Int(Int64Builder::new()),
-            DataType::Float => Col::Float(Float64Builder::new()),
-            DataType::String | DataType::Json => Col::Str(StringBuilder::new()),
-            DataType::Timestamp => Col::Ts(TimestampMillisecondBuilder::new().with_timezone("UTC")),
+            DataType::Bool => Col::Bool(BooleanBuilder::with_capacity(rows)),
+            DataType::Int | DataType::Enum => Col::Int(Int64Builder::with_capacity(rows)),
+            DataType::Float => Col::Float(Float64Builder::with_capacity(rows)),
+            DataType::String | DataType::Json => {
+                Col::Str(StringBuilder::with_capacity(rows, rows * 16))
+            }
+            DataType::Timestamp => {
+                Col::Ts(TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"))
+            }
         }
     }
 
@@ -93,6 +97,7 @@ impl Col {
 pub struct BatchBuilder<'a> {
     tenant: String,
     dt: &'a DeviceType,
+    schema: SchemaRef,
     ts: TimestampMillisecondBuilder,
     device: StringBuilder,
     cols: Vec<Col>,
@@ -113,13 +118,31 @@ impl std::fmt::Debug for BatchBuilder<'_> {
 impl<'a> BatchBuilder<'a> {
     /// An empty batch of `dt` for `tenant`.
     pub fn new(tenant: &str, dt: &'a DeviceType) -> Self {
+        Self::with_schema(tenant, dt, storage_schema(dt), 16)
+    }
+
+    /// An empty batch of `dt` with its storage schema already at hand (callers that write the
+    /// same type often keep it: one schema object also lets later stages compare by pointer),
+    /// sized for `rows` rows. Arrow's default builder capacity is 1024 values per column,
+    /// which for a wide type and a batch of a few rows would allocate megabytes never used.
+    pub fn with_schema(tenant: &str, dt: &'a DeviceType, schema: SchemaRef, rows: usize) -> Self {
+        let rows = rows.max(1);
         Self {
             tenant: tenant.to_owned(),
             dt,
-            ts: TimestampMillisecondBuilder::new().with_timezone("UTC"),
-            device: StringBuilder::new(),
-            cols: dt.properties.iter().map(|p| Col::new(p.r#type)).collect(),
-            quals: dt.properties.iter().map(|_| UInt8Builder::new()).collect(),
+            schema,
+            ts: TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            device: StringBuilder::with_capacity(rows, rows * 16),
+            cols: dt
+                .properties
+                .iter()
+                .map(|p| Col::new(p.r#type, rows))
+                .collect(),
+            quals: dt
+                .properties
+                .iter()
+                .map(|_| UInt8Builder::with_capacity(rows))
+                .collect(),
             row: vec![None; dt.properties.len()],
             uncertain: 0,
         }
@@ -156,14 +179,7 @@ impl<'a> BatchBuilder<'a> {
 
     /// Append a row of already validated values, indexed like the type's properties.
     pub fn push_values(&mut self, device: &str, ts: i64, values: &[Option<(Value, Quality)>]) {
-        for (slot, v) in self
-            .row
-            .iter_mut()
-            .zip(values.iter().chain(std::iter::repeat(&None)))
-        {
-            *slot = v.clone();
-        }
-        self.append_row(device, ts);
+        self.append(device, ts, values, &[]);
     }
 
     /// Append a row that records `props` (indices into the type's properties) as unreadable:
@@ -179,11 +195,23 @@ impl<'a> BatchBuilder<'a> {
 
     /// Append `self.row`; absent values whose index is in `bad` get quality `bad`.
     fn append_row_marking(&mut self, device: &str, ts: i64, bad: &[usize]) {
+        let row = std::mem::take(&mut self.row);
+        self.append(device, ts, &row, bad);
+        self.row = row;
+    }
+
+    /// Append `row` (missing trailing values count as absent); absent values whose index is in
+    /// `bad` get quality `bad`.
+    fn append(&mut self, device: &str, ts: i64, row: &[Option<(Value, Quality)>], bad: &[usize]) {
         self.ts.append_value(ts);
         self.device.append_value(device);
-        let cols = self.cols.iter_mut().zip(&mut self.quals).zip(&self.row);
+        let values = row
+            .iter()
+            .map(Option::as_ref)
+            .chain(std::iter::repeat(None));
+        let cols = self.cols.iter_mut().zip(&mut self.quals).zip(values);
         for (i, ((col, q), v)) in cols.enumerate() {
-            col.push(v.as_ref().map(|(v, _)| v));
+            col.push(v.map(|(v, _)| v));
             match v {
                 Some((_, qual)) => {
                     if *qual == Quality::Uncertain {
@@ -222,11 +250,10 @@ impl<'a> BatchBuilder<'a> {
                 .iter_mut()
                 .map(|q| Arc::new(q.finish()) as ArrayRef),
         );
-        let rows =
-            RecordBatch::try_new(storage_schema(self.dt), cols).map_err(|e| Error::Value {
-                property: String::new(),
-                reason: format!("internal: batch does not match its schema: {e}"),
-            })?;
+        let rows = RecordBatch::try_new(self.schema, cols).map_err(|e| Error::Value {
+            property: String::new(),
+            reason: format!("internal: batch does not match its schema: {e}"),
+        })?;
         Ok(Batch {
             tenant: self.tenant,
             device_type: self.dt.id.clone(),

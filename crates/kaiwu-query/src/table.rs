@@ -195,14 +195,29 @@ impl TableProvider for TypeTable {
 /// An in-memory batch in `schema` (columns added later to the type read as NULL), keeping only
 /// rows inside `range`.
 fn adapt(batch: &RecordBatch, schema: &SchemaRef, range: TimeRange) -> DfResult<RecordBatch> {
-    let mut cols = Vec::with_capacity(schema.fields().len());
-    for f in schema.fields() {
-        cols.push(match batch.column_by_name(f.name()) {
-            Some(c) if c.data_type() == f.data_type() => Arc::clone(c),
-            Some(c) => cast(c, f.data_type())?,
-            None => new_null_array(f.data_type(), batch.num_rows()),
-        });
-    }
+    let own = batch.schema();
+    let cols = if own.fields() == schema.fields() {
+        batch.columns().to_vec()
+    } else {
+        // By name through a map: a wide type would otherwise cost a search per column.
+        let by_name: std::collections::HashMap<&str, usize> = own
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name().as_str(), i))
+            .collect();
+        let mut cols = Vec::with_capacity(schema.fields().len());
+        for f in schema.fields() {
+            cols.push(
+                match by_name.get(f.name().as_str()).map(|i| batch.column(*i)) {
+                    Some(c) if c.data_type() == f.data_type() => Arc::clone(c),
+                    Some(c) => cast(c, f.data_type())?,
+                    None => new_null_array(f.data_type(), batch.num_rows()),
+                },
+            );
+        }
+        cols
+    };
     let adapted = RecordBatch::try_new(Arc::clone(schema), cols)?;
     if range == TimeRange::ALL {
         return Ok(adapted);

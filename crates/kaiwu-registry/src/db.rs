@@ -1,6 +1,7 @@
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use kaiwu_bus::{Bus, ObjectKind, Op, RegistryEvent};
@@ -12,6 +13,9 @@ use crate::{Error, Result, migrate};
 pub struct Registry {
     conn: Mutex<Connection>,
     bus: Arc<dyn Bus>,
+    /// Bumped after every committed change that can alter what `device` or `device_type`
+    /// answer for an existing object, so callers may cache those answers (see `generation`).
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for Registry {
@@ -46,6 +50,7 @@ impl Registry {
         Ok(Self {
             conn: Mutex::new(conn),
             bus,
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -53,6 +58,14 @@ impl Registry {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll
         // back on drop), so a poisoned lock is still safe to use.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes when a device or device type is updated or deleted (or a tenant deleted).
+    /// A cache of `device` / `device_type` answers is valid while this stays the same, provided
+    /// the generation was read *before* the answers were (a change commits, then bumps).
+    /// Creations do not bump it: nothing absent is supposed to be cached.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub(crate) fn emit(
@@ -63,6 +76,14 @@ impl Registry {
         op: Op,
         version: Option<u32>,
     ) {
+        if op != Op::Created
+            && matches!(
+                object,
+                ObjectKind::Device | ObjectKind::DeviceType | ObjectKind::Tenant
+            )
+        {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
         let ev = RegistryEvent {
             tenant: tenant.to_owned(),
             object,

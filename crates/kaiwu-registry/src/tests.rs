@@ -203,6 +203,43 @@ fn asset_tree_rules() {
 }
 
 #[test]
+fn generation_moves_on_changes_that_caches_of_devices_and_types_must_see() {
+    let (r, _) = reg();
+    let g0 = r.generation();
+    r.create_device_type("a", mill("")).unwrap();
+    r.create_device("a", dev("m1"), "token-gen-0001").unwrap();
+    assert_eq!(r.generation(), g0, "creations leave cached answers valid");
+    r.update_device_type(
+        "a",
+        "cnc_mill",
+        mill(r#",{"id":"load","type":"float"}"#),
+        false,
+    )
+    .unwrap();
+    let g1 = r.generation();
+    assert!(g1 > g0, "a type update");
+    r.update_device(
+        "a",
+        "m1",
+        DevicePatch {
+            name: Some("Mill 1".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let g2 = r.generation();
+    assert!(g2 > g1, "a device update");
+    r.delete_device("a", "m1").unwrap();
+    let g3 = r.generation();
+    assert!(g3 > g2, "a device deletion");
+    r.delete_device_type("a", "cnc_mill").unwrap();
+    let g4 = r.generation();
+    assert!(g4 > g3, "a type deletion");
+    r.delete_tenant("b", true).unwrap();
+    assert!(r.generation() > g4, "a tenant deletion");
+}
+
+#[test]
 fn devices_tokens_and_isolation() {
     let (r, _) = reg();
     r.create_device_type("a", mill("")).unwrap();

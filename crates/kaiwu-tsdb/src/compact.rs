@@ -50,11 +50,19 @@ pub(crate) fn plan(files: &[Arc<SegmentMeta>], window: i64) -> Vec<Vec<Arc<Segme
 
 /// Adapt a batch to `target` (a superset of its columns), adding NULL columns.
 fn widen(b: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch> {
+    let own = b.schema();
+    // By name through a map: a wide type would otherwise cost a search per column.
+    let by_name: std::collections::HashMap<&str, usize> = own
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name().as_str(), i))
+        .collect();
     let cols = target
         .fields()
         .iter()
-        .map(|f| match b.column_by_name(f.name()) {
-            Some(c) => c.clone(),
+        .map(|f| match by_name.get(f.name().as_str()) {
+            Some(i) => b.column(*i).clone(),
             None => new_null_array(f.data_type(), b.num_rows()),
         })
         .collect();

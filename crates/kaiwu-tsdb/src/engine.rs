@@ -432,6 +432,7 @@ impl Tsdb {
 fn clone_mem(m: &MemTable) -> MemTable {
     MemTable {
         tables: m.tables.clone(),
+        settled: m.settled.clone(),
         rows: m.rows,
         bytes: m.bytes,
         max_seq: m.max_seq,

@@ -7,7 +7,7 @@ use std::sync::RwLock;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampMillisecondType, UInt8Type};
-use arrow_array::{Array, ArrayRef};
+use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch};
 use arrow_schema::DataType;
 use kaiwu_core::batch::{DEVICE, QUALITY_PREFIX, TS, quality_column, quality_from_code};
 use kaiwu_core::{Batch, Quality};
@@ -33,6 +33,38 @@ pub(crate) struct Latest {
 }
 
 /// The value at `i` as JSON, or `None` when null.
+type ValueColumn<'a> = (&'a str, &'a ArrayRef, Option<&'a PrimitiveArray<UInt8Type>>);
+
+/// The value columns of a storage batch with their quality columns. The storage layout puts
+/// the quality of property k at k + (number of properties), so that guess is tried first: a
+/// wide type would otherwise cost a search by name per column.
+fn value_columns(rows: &RecordBatch) -> Vec<ValueColumn<'_>> {
+    let schema = rows.schema_ref();
+    let fields = schema.fields();
+    let n = fields.len();
+    let props = n.saturating_sub(2) / 2;
+    let is_quality_of =
+        |k: usize, name: &str| k < n && fields[k].name().strip_prefix(QUALITY_PREFIX) == Some(name);
+    fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            let name = f.name();
+            name != TS && name != DEVICE && !name.starts_with(QUALITY_PREFIX)
+        })
+        .map(|(j, f)| {
+            let name = f.name().as_str();
+            let q = if is_quality_of(j + props, name) {
+                Some(j + props)
+            } else {
+                schema.index_of(&quality_column(name)).ok()
+            };
+            let q = q.map(|k| rows.column(k).as_primitive::<UInt8Type>());
+            (name, rows.column(j), q)
+        })
+        .collect()
+}
+
 fn json_at(col: &ArrayRef, i: usize) -> Option<serde_json::Value> {
     if col.is_null(i) {
         return None;
@@ -56,49 +88,41 @@ fn json_at(col: &ArrayRef, i: usize) -> Option<serde_json::Value> {
 impl Latest {
     pub(crate) fn update(&self, b: &Batch) {
         let rows = &b.rows;
-        let (Some(ts), Some(dev)) = (rows.column_by_name(TS), rows.column_by_name(DEVICE)) else {
+        let schema = rows.schema();
+        let (Ok(ts), Ok(dev)) = (schema.index_of(TS), schema.index_of(DEVICE)) else {
             return;
         };
-        let ts = ts.as_primitive::<TimestampMillisecondType>();
-        let dev = dev.as_string::<i32>();
-        let schema = rows.schema();
-        // Reduce each property to its newest row per device before taking the lock, so the
-        // cache is touched (and keys allocated) once per device and property, not per row.
-        // Among equal timestamps the later row wins, as if the rows were applied in order.
-        let mut newest: Vec<(&str, HashMap<&str, usize>)> = Vec::new();
-        for (f, col) in schema.fields().iter().zip(rows.columns()) {
-            let name = f.name();
-            if name == TS || name == DEVICE || name.starts_with(QUALITY_PREFIX) {
-                continue;
-            }
-            let mut per_device: HashMap<&str, usize> = HashMap::new();
-            // Null values count only as markers of unreadable points (quality bad).
-            let q = rows
-                .column_by_name(&quality_column(name))
-                .map(|q| q.as_primitive::<UInt8Type>());
-            let bad_marker = |i: usize| {
-                q.is_some_and(|q| !q.is_null(i) && quality_from_code(q.value(i)) == Quality::Bad)
-            };
-            for i in (0..rows.num_rows()).filter(|i| !col.is_null(*i) || bad_marker(*i)) {
-                let e = per_device.entry(dev.value(i)).or_insert(i);
-                if ts.value(i) >= ts.value(*e) {
-                    *e = i;
-                }
-            }
-            newest.push((name.as_str(), per_device));
+        let ts = rows.column(ts).as_primitive::<TimestampMillisecondType>();
+        let dev = rows.column(dev).as_string::<i32>();
+        let cols = value_columns(rows);
+        let mut by_device: HashMap<&str, Vec<usize>> = HashMap::new();
+        for i in 0..rows.num_rows() {
+            by_device.entry(dev.value(i)).or_default().push(i);
         }
         let mut map = self
             .map
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let tenant = map.entry(b.tenant.clone()).or_default();
-        for (name, per_device) in newest {
-            let Some(col) = rows.column_by_name(name) else {
-                continue;
-            };
-            let q = rows.column_by_name(&quality_column(name));
-            let q = q.map(|q| q.as_primitive::<UInt8Type>());
-            for (device, i) in per_device {
+        for (device, ix) in by_device {
+            for (name, col, q) in &cols {
+                let bad_marker = |i: usize| {
+                    q.is_some_and(|q| {
+                        !q.is_null(i) && quality_from_code(q.value(i)) == Quality::Bad
+                    })
+                };
+                // The device's newest row that holds a value or a bad marker for this column.
+                let mut newest: Option<usize> = None;
+                for &i in &ix {
+                    if (!col.is_null(i) || bad_marker(i))
+                        && newest.is_none_or(|n| ts.value(i) >= ts.value(n))
+                    {
+                        newest = Some(i);
+                    }
+                }
+                let Some(i) = newest else {
+                    continue;
+                };
                 let t = ts.value(i);
                 let quality = q
                     .filter(|q| !q.is_null(i))
@@ -107,37 +131,27 @@ impl Latest {
                     // An unreadable point (null, quality bad) keeps its last value but shows
                     // that it is no longer current.
                     if quality == Quality::Bad
-                        && let Some(cur) = tenant.get_mut(device).and_then(|d| d.get_mut(name))
+                        && let Some(cur) = tenant.get_mut(device).and_then(|d| d.get_mut(*name))
                         && cur.ts <= t
                     {
                         cur.quality = Quality::Bad;
                     }
                     continue;
                 };
-                if !tenant.contains_key(device) {
-                    tenant.insert(device.to_owned(), Device::new());
-                }
-                let Some(d) = tenant.get_mut(device) else {
-                    continue;
+                let d = match tenant.get_mut(device) {
+                    Some(d) => d,
+                    None => tenant.entry(device.to_owned()).or_default(),
                 };
-                match d.get_mut(name) {
+                let v = LatestValue {
+                    ts: t,
+                    value,
+                    quality,
+                };
+                match d.get_mut(*name) {
                     Some(cur) if cur.ts > t => {}
-                    Some(cur) => {
-                        *cur = LatestValue {
-                            ts: t,
-                            value,
-                            quality,
-                        }
-                    }
+                    Some(cur) => *cur = v,
                     None => {
-                        d.insert(
-                            name.to_owned(),
-                            LatestValue {
-                                ts: t,
-                                value,
-                                quality,
-                            },
-                        );
+                        d.insert((*name).to_owned(), v);
                     }
                 }
             }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kaiwu_ingest::Row;
 use kaiwu_modbus::{Area, Client, Encoding, Framing, Order, Raw, ReadRequest};
-use kaiwu_model::DeviceType;
+use kaiwu_model::{DeviceType, Property};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -24,6 +24,8 @@ struct Point {
     enc: Encoding,
     order: Order,
     unit: u8,
+    /// Its property in the device's type (`None` if the device or property is gone).
+    prop: Option<Property>,
 }
 
 /// Points of one unit and interval, and their planned reads.
@@ -127,6 +129,7 @@ impl Driver {
                 order,
                 unit: p.unit_id.unwrap_or(cfg.unit_id),
                 cfg: p.clone(),
+                prop: None,
             });
         }
         let mut by_group: BTreeMap<(u8, u64), Vec<usize>> = BTreeMap::new();
@@ -153,6 +156,12 @@ impl Driver {
             .collect();
         let devices = points.iter().map(|p| p.cfg.device.clone()).collect();
         let types = ctx.types(devices).await;
+        for p in &mut points {
+            p.prop = types
+                .get(&p.cfg.device)
+                .and_then(|t| t.property(&p.cfg.property))
+                .cloned();
+        }
         Ok(Self {
             ctx,
             cfg,
@@ -300,12 +309,7 @@ impl Driver {
 
     /// The JSON value of a point out of the last read that started at `start`.
     fn value(&self, p: &Point, start: u16) -> Option<Value> {
-        let prop = self
-            .types
-            .get(&p.cfg.device)?
-            .properties
-            .iter()
-            .find(|q| q.id == p.cfg.property)?;
+        let prop = p.prop.as_ref()?;
         let off = usize::from(p.cfg.address - start);
         if p.area.is_bit() {
             return self.bits.get(off).map(|b| bit_json(prop, *b));
