@@ -18,6 +18,8 @@ use crate::sys;
 
 /// Registers of unit 1 the raw loops walk through.
 const RAW_REGISTERS: usize = 10_000;
+/// Connections of the second raw Kaiwu loop, all on one thread.
+const RAW_CONNECTIONS: usize = 4;
 
 /// Options of `modbus-poll`.
 #[derive(Debug, Args, Default)]
@@ -57,6 +59,8 @@ pub(crate) struct Opts {
 #[derive(Debug, Default)]
 struct Results {
     raw_kaiwu: Vec<ClientRun>,
+    /// The same client, [`RAW_CONNECTIONS`] connections on its one thread.
+    raw_kaiwu_multi: Vec<ClientRun>,
     raw_peer: Vec<ClientRun>,
     poll_kaiwu: Vec<NodeRun>,
     poll_peer: Vec<ClientRun>,
@@ -102,13 +106,23 @@ pub(crate) fn run(o: &Opts) -> anyhow::Result<()> {
         let sim = SimProcess::start(1, RAW_REGISTERS, false)?;
         r.pinned = sim.pinned;
         say!("[modbus-poll] rep {rep}/{reps} raw reads: kaiwu client, {raw_s} s");
-        let k = modbus_raw::kaiwu_client(&sim, raw_s, RAW_REGISTERS)?;
+        let k = modbus_raw::kaiwu_client(&sim, raw_s, RAW_REGISTERS, 1)?;
         say!(
             "[modbus-poll]   kaiwu: {} registers/s, {} errors",
             si(k.registers_per_s()),
             k.errors
         );
         r.raw_kaiwu.push(k);
+        say!(
+            "[modbus-poll] rep {rep}/{reps} raw reads: kaiwu client, {RAW_CONNECTIONS} connections on one thread, {raw_s} s"
+        );
+        let k = modbus_raw::kaiwu_client(&sim, raw_s, RAW_REGISTERS, RAW_CONNECTIONS)?;
+        say!(
+            "[modbus-poll]   kaiwu x{RAW_CONNECTIONS}: {} registers/s, {} errors",
+            si(k.registers_per_s()),
+            k.errors
+        );
+        r.raw_kaiwu_multi.push(k);
         if let Some(p) = &peer {
             say!("[modbus-poll] rep {rep}/{reps} raw reads: libmodbus loop, {raw_s} s");
             match p.run(&sim, raw_s, 1, RAW_REGISTERS, 0) {
@@ -195,14 +209,17 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
 fn tables(r: &Results, points: usize, shape: node_poll::UaShape) -> String {
     let items = shape.items;
     let mut t = String::from(
-        "Raw reads, 125 holding registers per request, one connection, one core per client:\n\n\
+        "Raw reads, 125 holding registers per request, one request outstanding per connection, each client on one core:\n\n\
          | system | registers/s | requests/s | Kaiwu/peer (registers/s) | client CPU s per M registers | client CPU | simulator CPU s per M registers | errors |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let k_rps = med(&r.raw_kaiwu, |c| Some(c.registers_per_s()));
     let peer_name = format!("libmodbus {} read loop (C)", r.peer_version);
+    let multi =
+        format!("Kaiwu `kaiwu_modbus::Client`, {RAW_CONNECTIONS} connections on its one thread");
     for (name, runs) in [
-        ("Kaiwu `kaiwu_modbus::Client`", &r.raw_kaiwu),
+        ("Kaiwu `kaiwu_modbus::Client`, one connection", &r.raw_kaiwu),
+        (multi.as_str(), &r.raw_kaiwu_multi),
         (peer_name.as_str(), &r.raw_peer),
     ] {
         let Some(rps) = med(runs, |c| Some(c.registers_per_s())) else {
@@ -212,6 +229,8 @@ fn tables(r: &Results, points: usize, shape: node_poll::UaShape) -> String {
         };
         let ratio = if std::ptr::eq(runs, &r.raw_kaiwu) {
             "1.00 (reference)".to_owned()
+        } else if std::ptr::eq(runs, &r.raw_kaiwu_multi) {
+            "n/a (libmodbus: one blocking connection)".to_owned()
         } else {
             opt(k_rps, |k| format!("{:.2}x", k / rps))
         };
@@ -310,12 +329,14 @@ fn tables(r: &Results, points: usize, shape: node_poll::UaShape) -> String {
 fn goals(r: &Results, points: usize, items: usize) -> String {
     let mark = |ok: bool| if ok { "met" } else { "NOT met" };
     let mut g = String::new();
-    let rps = med(&r.raw_kaiwu, |c| Some(c.registers_per_s())).unwrap_or(0.0);
+    let one = med(&r.raw_kaiwu, |c| Some(c.registers_per_s())).unwrap_or(0.0);
+    let multi = med(&r.raw_kaiwu_multi, |c| Some(c.registers_per_s())).unwrap_or(0.0);
     let _ = writeln!(
         g,
-        "- >= 1,000,000 registers/s on one core: reached {} registers/s ({})",
-        si(rps),
-        mark(rps >= 1e6)
+        "- >= 1,000,000 registers/s on one core: reached {} registers/s with {RAW_CONNECTIONS} connections on the client's one core, {} with one connection (one request at a time: round-trip bound) ({})",
+        si(multi),
+        si(one),
+        mark(one.max(multi) >= 1e6)
     );
     let cpu = med(&r.poll_kaiwu, |n| n.cpu);
     let line = match cpu {
@@ -360,7 +381,7 @@ fn notes(pinned: bool, shape: node_poll::UaShape) -> String {
     format!(
         "\nHow it is measured:\n\n\
 - The Modbus simulator is `kaiwu_modbus::Server` (Kaiwu's own, the \"Rust simulator\"; pymodbus tops out near 8,000 requests/s and cannot load a fast client) in a child process of `kaiwu-bench` (hidden subcommand `modbus-server`, one tokio thread), on a loopback port. {pin}\n\
-- Raw reads: our `kaiwu_modbus::Client` (hidden subcommand `modbus-read`, tokio current-thread runtime) and `crates/kaiwu-bench/peers/libmodbus_read.c` (`modbus_read_registers`, compiled at run time with `cc -O2 ... -lmodbus` against Debian's `libmodbus-dev`, installed with apt-get when missing and running as root, else the peer is skipped) each read 125 holding registers per request in a loop on one Modbus TCP connection, one request outstanding, walking through 10,000 registers of unit 1, alternating within each repetition. Client CPU is the client process's own (`/proc/self/stat` / `getrusage`) over its timed loop; the simulator's CPU is read from `/proc/<pid>/stat` around each client run. Our client checks the first register of every answer; errors count failed or wrong reads.\n\
+- Raw reads: our `kaiwu_modbus::Client` (hidden subcommand `modbus-read`, tokio current-thread runtime) and `crates/kaiwu-bench/peers/libmodbus_read.c` (`modbus_read_registers`, compiled at run time with `cc -O2 ... -lmodbus` against Debian's `libmodbus-dev`, installed with apt-get when missing and running as root, else the peer is skipped) each read 125 holding registers per request in a loop on one Modbus TCP connection, one request outstanding, walking through 10,000 registers of unit 1, alternating within each repetition. One request at a time makes that loop bound by the round trip (both processes mostly wait), so our client also runs {RAW_CONNECTIONS} connections at once on its one thread (one request outstanding on each, as a connector polling several devices does): that row is what one core of client can read. libmodbus's API is blocking, one connection per thread, so it has no such row. Client CPU is the client process's own (`/proc/self/stat` / `getrusage`) over its timed loop; the simulator's CPU is read from `/proc/<pid>/stat` around each client run. Our client checks the first register of every answer; errors count failed or wrong reads.\n\
 - Polling: the release `kaiwu serve` (as in scenario a) gets a device type of {PER_DEVICE} `int` properties, devices of that type, and one `modbus_tcp` connector per simulator unit ({DEVICES_PER_CONNECTOR} devices, {} u16 holding registers each, `poll_ms` 1000), all through the HTTP API (setup). The simulator adds 1 to every register each second so stored values change. After every point has been stored twice plus 2 s, the node's CPU (`/proc/<pid>/stat`, all threads) and the connectors' `points` and `requests` counters (`GET /api/connectors/{{id}}/status`; points are counted after the storage write returned) are read at both ends of the window. The peer is the same C program in poll mode: every 1000 ms it reads every register of every unit in 125-register blocks, one after another on one connection, and stores nothing; its CPU is a lower bound of what the Modbus traffic alone costs.\n\
 - OPC UA: `kaiwu_opcua::SimServer` (async-opcua) runs inside `kaiwu-bench` with one Double variable per item; a thread sets every variable to a new value stamped now every 100 ms (the changes/s column shows what it managed). `opcua` connectors of up to {per} items each (security None, anonymous, `publishing_ms` {publishing}, each its own session and subscription) subscribe to every item with `sampling_ms` 100. {per_note} After the initial values are stored plus 3 s of changes, the node's CPU and the connector's stored points are read over the window. There is no OPC UA peer: the issue names none. The simulator and its update thread share the machine with the node.\n\
 - RSS is the node's `VmRSS` at the end of the window. Everything runs on the same machine, so the simulator's and the load's CPU compete with Kaiwu's on a 2-core machine.\n",
@@ -393,6 +414,7 @@ mod tests {
     fn tables_and_goals_show_ratios_and_marks() {
         let r = Results {
             raw_kaiwu: vec![client(2_000_000, 1.0)],
+            raw_kaiwu_multi: vec![client(3_000_000, 1.0)],
             raw_peer: vec![client(1_000_000, 1.0)],
             poll_kaiwu: vec![NodeRun {
                 points_per_s: 100_000.0,
@@ -417,7 +439,15 @@ mod tests {
         assert!(t.contains("| 20.0 % | 1.00 (reference) |"), "{t}");
         assert!(t.contains("| 10.0x |"), "{t}");
         let g = goals(&r, 100_000, 1000);
-        assert!(g.contains("reached 2.00 M registers/s (met)"), "{g}");
+        assert!(
+            g.contains("reached 3.00 M registers/s with 4 connections"),
+            "{g}"
+        );
+        assert!(g.contains("2.00 M with one connection"), "{g}");
+        assert!(
+            t.contains("| n/a (libmodbus: one blocking connection) |"),
+            "{t}"
+        );
         assert!(
             g.contains("reached 20.0 % of one core at 100.0 k points/s stored (met)"),
             "{g}"

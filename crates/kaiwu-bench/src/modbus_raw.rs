@@ -48,6 +48,9 @@ pub(crate) struct ReadArgs {
     /// Registers of unit 1 to walk through in blocks of 125.
     #[arg(long, default_value_t = 10_000)]
     registers: usize,
+    /// Connections read concurrently, all on this one thread (one request outstanding each).
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
 }
 
 /// A bank whose holding and input registers hold their own address (so reads are checkable).
@@ -97,40 +100,34 @@ pub(crate) fn serve(a: &ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `modbus-read`: read 125-register blocks for `seconds`; print a JSON result line.
+/// `modbus-read`: read 125-register blocks for `seconds` over `connections` connections on
+/// one thread; print a JSON result line.
 pub(crate) fn read_loop(a: &ReadArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting a tokio runtime")?;
     let blocks = (a.registers / usize::from(BLOCK)).max(1);
+    let n = a.connections.max(1);
     let tck = sys::clk_tck();
     let v = rt.block_on(async {
-        let mut c = Client::connect(&a.addr, Framing::Tcp, Duration::from_secs(1)).await?;
-        let mut out = Vec::with_capacity(usize::from(BLOCK));
-        let start = |i: usize| ((i % blocks) * usize::from(BLOCK)) as u16;
-        // Warm-up, untimed: first allocations, TCP slow start.
-        for i in 0..200 {
-            c.read_registers(1, Area::Holding, start(i), BLOCK, &mut out)
-                .await?;
+        let go = Arc::new(tokio::sync::Barrier::new(n + 1));
+        let end = Duration::from_secs_f64(a.seconds);
+        let mut tasks = Vec::with_capacity(n);
+        for k in 0..n {
+            let (addr, go) = (a.addr.clone(), go.clone());
+            tasks.push(tokio::spawn(async move {
+                read_one(&addr, blocks, k * blocks / n, go, end).await
+            }));
         }
-        let (mut requests, mut errors) = (0u64, 0u64);
+        go.wait().await;
         let cpu0 = sys::self_cpu_seconds(tck);
         let t0 = Instant::now();
-        let end = Duration::from_secs_f64(a.seconds);
-        let mut i = 0;
-        while t0.elapsed() < end {
-            // Look at the clock every 64 requests, as the C loop does.
-            for _ in 0..64 {
-                let r = c
-                    .read_registers(1, Area::Holding, start(i), BLOCK, &mut out)
-                    .await;
-                if r.is_err() || out.first() != Some(&start(i)) {
-                    errors += 1;
-                }
-                requests += 1;
-                i += 1;
-            }
+        let (mut requests, mut errors) = (0u64, 0u64);
+        for t in tasks {
+            let (r, e) = t.await??;
+            requests += r;
+            errors += e;
         }
         let seconds = t0.elapsed().as_secs_f64();
         let cpu = sys::self_cpu_seconds(tck) - cpu0;
@@ -144,6 +141,43 @@ pub(crate) fn read_loop(a: &ReadArgs) -> anyhow::Result<()> {
     })?;
     println!("{v}");
     Ok(())
+}
+
+/// One connection of `read_loop`: warm up, wait for the others, then read from block `first`
+/// on until `end` has passed. Returns (requests, errors).
+async fn read_one(
+    addr: &str,
+    blocks: usize,
+    first: usize,
+    go: Arc<tokio::sync::Barrier>,
+    end: Duration,
+) -> anyhow::Result<(u64, u64)> {
+    let mut c = Client::connect(addr, Framing::Tcp, Duration::from_secs(1)).await?;
+    let mut out = Vec::with_capacity(usize::from(BLOCK));
+    let start = |i: usize| (((first + i) % blocks) * usize::from(BLOCK)) as u16;
+    // Warm-up, untimed: first allocations, TCP slow start.
+    for i in 0..200 {
+        c.read_registers(1, Area::Holding, start(i), BLOCK, &mut out)
+            .await?;
+    }
+    go.wait().await;
+    let (mut requests, mut errors) = (0u64, 0u64);
+    let t0 = Instant::now();
+    let mut i = 0;
+    while t0.elapsed() < end {
+        // Look at the clock every 64 requests, as the C loop does.
+        for _ in 0..64 {
+            let r = c
+                .read_registers(1, Area::Holding, start(i), BLOCK, &mut out)
+                .await;
+            if r.is_err() || out.first() != Some(&start(i)) {
+                errors += 1;
+            }
+            requests += 1;
+            i += 1;
+        }
+    }
+    Ok((requests, errors))
 }
 
 /// `taskset -c <core> <program>` when `taskset` exists and there are at least two cores.
@@ -280,12 +314,14 @@ pub(crate) fn kaiwu_client(
     sim: &SimProcess,
     seconds: f64,
     registers: usize,
+    connections: usize,
 ) -> anyhow::Result<ClientRun> {
     let exe = std::env::current_exe().context("finding this benchmark's binary")?;
     let (mut cmd, _) = pinned(0, &exe);
     cmd.args(["modbus-read", "--addr", &sim.addr.to_string()])
         .args(["--seconds", &seconds.to_string()])
-        .args(["--registers", &registers.to_string()]);
+        .args(["--registers", &registers.to_string()])
+        .args(["--connections", &connections.to_string()]);
     run_client(cmd, sim.pid())
 }
 

@@ -270,28 +270,14 @@ async fn publisher(
     mut start: watch::Receiver<Option<Instant>>,
     n: Arc<Counters>,
 ) -> anyhow::Result<()> {
-    let deadline = loop {
-        if let Some(d) = *start.borrow_and_update() {
-            break d;
-        }
-        start.changed().await?;
-    };
+    let deadline = wait_start(&mut start).await?;
     let topic = &clients[i].topic;
     let mut inflight: Vec<(u16, Instant)> = Vec::with_capacity(WINDOW);
     let (mut next_id, mut seq) = (1u16, 0u64);
     let mut out = BytesMut::with_capacity(128 * WINDOW);
     loop {
         while inflight.len() < WINDOW && Instant::now() < deadline {
-            let p = Packet::Publish(Publish {
-                dup: false,
-                qos: QoS::AtLeastOnce,
-                retain: false,
-                topic: topic.clone(),
-                packet_id: Some(next_id),
-                properties: Properties::default(),
-                payload: Bytes::from(payload(i, seq)),
-            });
-            p.encode(V311, &mut out)?;
+            telemetry(topic, next_id, i, seq).encode(V311, &mut out)?;
             inflight.push((next_id, Instant::now()));
             next_id = next_id.checked_add(1).unwrap_or(1);
             seq += 1;
@@ -310,6 +296,29 @@ async fn publisher(
         }
         take_acks(&mut buf, &mut inflight, deadline, &n)?;
     }
+}
+
+/// The start signal: the deadline of the timed window.
+async fn wait_start(start: &mut watch::Receiver<Option<Instant>>) -> anyhow::Result<Instant> {
+    loop {
+        if let Some(d) = *start.borrow_and_update() {
+            return Ok(d);
+        }
+        start.changed().await?;
+    }
+}
+
+/// QoS 1 telemetry publish `seq` of device `i`.
+fn telemetry(topic: &str, id: u16, i: usize, seq: u64) -> Packet {
+    Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        topic: topic.to_owned(),
+        packet_id: Some(id),
+        properties: Properties::default(),
+        payload: Bytes::from(payload(i, seq)),
+    })
 }
 
 /// Decode what arrived: each PUBACK ends its publish's timing.
@@ -349,12 +358,7 @@ async fn paced_publisher(
     period: Duration,
     offset: Duration,
 ) -> anyhow::Result<()> {
-    let deadline = loop {
-        if let Some(d) = *start.borrow_and_update() {
-            break d;
-        }
-        start.changed().await?;
-    };
+    let deadline = wait_start(&mut start).await?;
     let topic = &clients[i].topic;
     let mut inflight: Vec<(u16, Instant)> = Vec::with_capacity(WINDOW);
     let (mut next_id, mut seq) = (1u16, 0u64);
@@ -369,16 +373,7 @@ async fn paced_publisher(
                 if inflight.len() >= PACED_MAX_INFLIGHT {
                     n.skipped.fetch_add(1, Ordering::Relaxed);
                 } else {
-                    let p = Packet::Publish(Publish {
-                        dup: false,
-                        qos: QoS::AtLeastOnce,
-                        retain: false,
-                        topic: topic.clone(),
-                        packet_id: Some(next_id),
-                        properties: Properties::default(),
-                        payload: Bytes::from(payload(i, seq)),
-                    });
-                    p.encode(V311, &mut out)?;
+                    telemetry(topic, next_id, i, seq).encode(V311, &mut out)?;
                     inflight.push((next_id, due));
                     next_id = next_id.checked_add(1).unwrap_or(1);
                     seq += 1;

@@ -25,6 +25,17 @@ pub fn quality_column(property: &str) -> String {
     format!("{QUALITY_PREFIX}{property}")
 }
 
+/// Position of each column by name: wide device types have thousands of columns, and finding
+/// them one by one (`column_by_name`) would cost a search per column.
+pub fn column_positions(schema: &arrow_schema::Schema) -> std::collections::HashMap<&str, usize> {
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name().as_str(), i))
+        .collect()
+}
+
 /// Quality as stored.
 pub fn quality_code(q: Quality) -> u8 {
     match q {

@@ -27,16 +27,29 @@ const LIFETIME_COUNT: u32 = 30;
 /// Runs inside async-opcua's event loop, so it only hands samples on, never blocks.
 struct Forward {
     nodes: HashMap<u32, String>,
-    tx: mpsc::UnboundedSender<Sample>,
+    tx: mpsc::Sender<Sample>,
+    /// Samples dropped because the backlog was full.
+    dropped: u64,
 }
 
 impl OnSubscriptionNotification for Forward {
     fn on_data_value(&mut self, value: DataValue, item: &MonitoredItem) {
-        if let Some(node) = self.nodes.get(&item.client_handle()) {
-            let _ = self.tx.send(sample(node, value));
+        let Some(node) = self.nodes.get(&item.client_handle()) else {
+            return;
+        };
+        // The notification callback cannot wait, so a consumer that falls behind costs
+        // samples (counted, logged) rather than memory without bound.
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(sample(node, value)) {
+            self.dropped += 1;
+            if self.dropped.is_power_of_two() {
+                tracing::warn!(node = %node, dropped = self.dropped, backlog = SAMPLE_BACKLOG, "opc ua samples dropped: the consumer is behind");
+            }
         }
     }
 }
+
+/// Samples of one subscription waiting for the consumer.
+const SAMPLE_BACKLOG: usize = 100_000;
 
 /// Most monitored items put in one subscription.
 pub const ITEMS_PER_SUBSCRIPTION: usize = 1000;
@@ -86,10 +99,11 @@ impl Client {
             requests.push(create_request(item, handle)?);
             nodes.insert(handle, item.node.clone());
         }
-        let (inner_tx, inner_rx) = mpsc::unbounded_channel();
+        let (inner_tx, inner_rx) = mpsc::channel(SAMPLE_BACKLOG);
         let forward = Forward {
             nodes,
             tx: inner_tx.clone(),
+            dropped: 0,
         };
         let interval = Duration::from_secs_f64(publishing_ms.max(1.0) / 1000.0);
         let fut = self.session.create_subscription(
@@ -122,7 +136,7 @@ impl Client {
             let code = c.result.status_code;
             if code.is_bad() {
                 tracing::warn!(node = %item.node, status = %status_name(code), "opc ua monitored item refused");
-                let _ = inner_tx.send(Sample {
+                let _ = inner_tx.try_send(Sample {
                     node: item.node.clone(),
                     value: crate::types::Val::Null,
                     status: Status::Bad,
@@ -162,7 +176,7 @@ fn create_request(item: &Monitored, handle: u32) -> Result<MonitoredItemCreateRe
 /// Moves samples to the caller's bounded channel; ends (dropping `tx`) when
 /// the session dies or the caller hangs up.
 async fn pump(
-    mut rx: mpsc::UnboundedReceiver<Sample>,
+    mut rx: mpsc::Receiver<Sample>,
     tx: mpsc::Sender<Sample>,
     mut dead: tokio::sync::watch::Receiver<bool>,
 ) {

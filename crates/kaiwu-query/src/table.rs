@@ -199,13 +199,7 @@ fn adapt(batch: &RecordBatch, schema: &SchemaRef, range: TimeRange) -> DfResult<
     let cols = if own.fields() == schema.fields() {
         batch.columns().to_vec()
     } else {
-        // By name through a map: a wide type would otherwise cost a search per column.
-        let by_name: std::collections::HashMap<&str, usize> = own
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name().as_str(), i))
-            .collect();
+        let by_name = kaiwu_core::batch::column_positions(&own);
         let mut cols = Vec::with_capacity(schema.fields().len());
         for f in schema.fields() {
             cols.push(

@@ -51,13 +51,7 @@ pub(crate) fn plan(files: &[Arc<SegmentMeta>], window: i64) -> Vec<Vec<Arc<Segme
 /// Adapt a batch to `target` (a superset of its columns), adding NULL columns.
 fn widen(b: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch> {
     let own = b.schema();
-    // By name through a map: a wide type would otherwise cost a search per column.
-    let by_name: std::collections::HashMap<&str, usize> = own
-        .fields()
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.name().as_str(), i))
-        .collect();
+    let by_name = kaiwu_core::batch::column_positions(&own);
     let cols = target
         .fields()
         .iter()

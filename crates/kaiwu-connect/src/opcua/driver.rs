@@ -17,6 +17,9 @@ use crate::{Error, Result};
 
 /// Samples taken off the subscription channel per batch written.
 const BATCH: usize = 4096;
+/// How long samples are gathered before they are stored (a closed channel is seen on the
+/// next receive).
+const GATHER: Duration = Duration::from_millis(100);
 /// How often a quiet session is checked for a dead server.
 const LIVENESS: Duration = Duration::from_secs(1);
 
@@ -146,6 +149,17 @@ impl Driver {
                 n = rx.recv_many(&mut buf, BATCH), if subscribed => {
                     if n == 0 {
                         return Err(format!("subscription at {} ended", self.cfg.endpoint));
+                    }
+                    // Samples trickle through the channel one by one while every store writes
+                    // a row per device (as wide as its type): gather for a moment so a
+                    // publish's samples share rows instead of each making near-empty ones.
+                    let until = tokio::time::Instant::now() + GATHER;
+                    while buf.len() < BATCH {
+                        let room = BATCH - buf.len();
+                        match tokio::time::timeout_at(until, rx.recv_many(&mut buf, room)).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
                     }
                     self.store(std::mem::take(&mut buf)).await;
                 }

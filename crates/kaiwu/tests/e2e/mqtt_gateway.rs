@@ -484,8 +484,18 @@ fn pysparkplug_edge_node_births_publishes_and_takes_commands() {
     }
     let t = admin.get("/api/device-types/spb_works_edge2").ok(200);
     assert_eq!(t["extensible"], json!(true), "{t}");
-    let l = admin.get("/api/devices/edge2/latest").ok(200);
-    assert_eq!(l["temperature"]["value"], json!(21.5), "{l}");
+    // NDATA was published after the DDATA seen above: wait for it too, not just assume it.
+    loop {
+        let l = admin.get("/api/devices/edge2/latest").ok(200);
+        if l["temperature"]["value"] == json!(21.5) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node data not stored: {l}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let out = admin
         .post(
             "/api/devices/edge2.press1/commands/write",
