@@ -30,7 +30,7 @@ pub(crate) struct Opts {
     /// Seconds of publishing after all devices are connected (default 60; quick 10).
     #[arg(long)]
     pub(crate) seconds: Option<u64>,
-    /// Repetitions per system, alternating; medians are reported (default 1).
+    /// Repetitions per system, alternating; medians are reported (default 3; quick 1).
     #[arg(long)]
     pub(crate) reps: Option<usize>,
     /// Open-loop phase: offered data points/s (default: half of what Kaiwu acknowledged in
@@ -66,7 +66,7 @@ impl Run {
 pub(crate) fn run(o: &Opts) -> anyhow::Result<()> {
     let want = o.devices.unwrap_or(if o.quick { 500 } else { 5000 }).max(1);
     let secs = o.seconds.unwrap_or(if o.quick { 10 } else { 60 }).max(1);
-    let reps = o.reps.unwrap_or(1).max(1);
+    let reps = o.reps.unwrap_or(if o.quick { 1 } else { 3 }).max(1);
     let (n, fd_note) = fit_to_fd_limit(want, "mqtt-ingest");
     let duration = Duration::from_secs(secs);
     let paced_secs = o.paced_seconds.unwrap_or(if o.quick { 5 } else { 20 });

@@ -4,13 +4,13 @@
 //! memtable entry per group instead of per message. Each message keeps its own validation
 //! outcome (one bad message never refuses another) and is answered only once durable.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
 
 use kaiwu_core::now_ms;
 use kaiwu_model::BatchBuilder;
 use tokio::sync::oneshot;
 
+use crate::types::FastMap;
 use crate::{Accepted, Error, Ingest, Planned, Row, TypeEntry, plan};
 
 /// Most rows one group takes; the rest wait for the next group.
@@ -122,9 +122,12 @@ impl Ingest {
         &self,
         planned: Vec<(String, Result<Vec<Planned>, Error>)>,
     ) -> Vec<Result<Accepted, Error>> {
-        type Key = (String, String, u32);
         type Members = Vec<(usize, Vec<crate::Valid>)>;
-        let mut groups: BTreeMap<Key, (Arc<TypeEntry>, Members)> = BTreeMap::new();
+        // One batch per cached type entry, found by its address: the cache hands out one entry
+        // per (tenant, type version), so no key strings are built per message. (Two entries of
+        // one version, across a cache reset, only make two batches.)
+        let mut slots: FastMap<usize, usize> = FastMap::default();
+        let mut groups: Vec<(String, Arc<TypeEntry>, Members)> = Vec::new();
         let mut out: Vec<Result<Accepted, Error>> = Vec::with_capacity(planned.len());
         for (i, (tenant, p)) in planned.into_iter().enumerate() {
             let plans = match p {
@@ -148,9 +151,11 @@ impl Ingest {
                     }
                 }
                 acc.rows += p.rows.len();
-                let key = (tenant.clone(), p.ty.dt.id.clone(), p.ty.dt.version);
-                let g = groups.entry(key).or_insert_with(|| (p.ty, Vec::new()));
-                g.1.push((i, p.rows));
+                let g = *slots.entry(Arc::as_ptr(&p.ty) as usize).or_insert_with(|| {
+                    groups.push((tenant.clone(), p.ty.clone(), Vec::new()));
+                    groups.len() - 1
+                });
+                groups[g].2.push((i, p.rows));
             }
             out.push(match failed {
                 Some(e) => Err(e),
@@ -158,7 +163,7 @@ impl Ingest {
             });
         }
         let now = now_ms();
-        for ((tenant, _, _), (ty, members)) in groups {
+        for (tenant, ty, members) in groups {
             // A message refused meanwhile (usage bookkeeping failed) is not written.
             let live: Vec<_> = members
                 .into_iter()

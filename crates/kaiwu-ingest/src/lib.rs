@@ -2,7 +2,7 @@
 //! against its thing model -> one `Batch` per device type -> the time-series engine. Shared by
 //! every protocol (HTTP now; MQTT and the southbound drivers later), so they all validate alike.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use kaiwu_core::{Quality, Value, now_ms};
@@ -271,14 +271,22 @@ fn plan_lenient(
     rows: Vec<Row>,
 ) -> Result<(Vec<Planned>, Vec<RowError>), Error> {
     let mut errors = Vec::new();
-    let mut device_types: HashMap<String, Option<String>> = HashMap::new();
+    let mut device_types: types::FastMap<String, Option<String>> = types::FastMap::default();
+    // Most messages hold rows of one device: the previous row's answer is checked first.
+    let mut last: Option<(String, Option<String>)> = None;
     let mut by_type: BTreeMap<String, Vec<(usize, Row)>> = BTreeMap::new();
     for (i, r) in rows.into_iter().enumerate() {
-        let ty = match device_types.get(&r.device) {
-            Some(t) => t.clone(),
+        let known = match &last {
+            Some((d, t)) if *d == r.device => Some(t.clone()),
+            _ => device_types.get(&r.device).cloned(),
+        };
+        let ty = match known {
+            Some(t) => t,
             None => {
                 let t = types.device_type_of(reg, tenant, &r.device)?;
-                device_types.insert(r.device.clone(), t.clone());
+                if let Some((d, t)) = last.replace((r.device.clone(), t.clone())) {
+                    device_types.insert(d, t);
+                }
                 t
             }
         };

@@ -296,3 +296,33 @@ async fn changes_in_the_registry_reach_ingest_at_once() {
         .sum();
     assert_eq!(in_n, 1);
 }
+
+#[tokio::test]
+async fn rows_of_interleaved_devices_each_find_their_device() {
+    // Device lookups are remembered per message (the previous row first, then a map): rows
+    // that go back and forth between devices, and an unknown one in between, all resolve.
+    let f = fixture(false);
+    let order = ["d1", "d2", "d1", "ghost", "d2", "ghost", "d1"];
+    let rows = order
+        .iter()
+        .zip(1..)
+        .map(|(d, ts)| row(d, ts, r#"{"v": 1}"#))
+        .collect();
+    let Error::Invalid(errs) = f.ingest.write("a", rows).await.unwrap_err() else {
+        panic!("expected invalid rows")
+    };
+    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["[3].device", "[5].device"]);
+    let rows = order
+        .iter()
+        .filter(|d| **d != "ghost")
+        .zip(1..)
+        .map(|(d, ts)| row(d, ts, r#"{"v": 1}"#))
+        .collect();
+    let acc = f.ingest.write("a", rows).await.unwrap();
+    assert_eq!((acc.rows, acc.points), (5, 5));
+    assert_eq!(rows_in(&f, "a"), 5);
+    // Filtered order d1 d2 d1 d2 d1 with ts 1..=5: each device's newest row is its own.
+    let newest = |d: &str| f.tsdb.latest("a", d).unwrap()["v"].ts;
+    assert_eq!((newest("d1"), newest("d2")), (5, 4));
+}

@@ -13,12 +13,16 @@ use kaiwu_registry::Registry;
 
 use crate::Error;
 
+/// Maps consulted for every message: foldhash instead of SipHash (keys are ids the registry
+/// already accepted; the seed is still random per process).
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// A device type with what writing its rows needs.
 pub(crate) struct TypeEntry {
     pub(crate) dt: DeviceType,
     /// Its storage schema, shared by every batch of this version.
     pub(crate) schema: SchemaRef,
-    index: HashMap<String, usize>,
+    index: FastMap<String, usize>,
     /// Properties known to be recorded in the registry as having data.
     used: Vec<AtomicBool>,
 }
@@ -67,9 +71,9 @@ const MAX_DEVICES: usize = 1_000_000;
 struct Inner {
     generation: u64,
     /// tenant -> device -> device type id.
-    devices: HashMap<String, HashMap<String, String>>,
+    devices: FastMap<String, FastMap<String, String>>,
     /// tenant -> type id -> entry.
-    types: HashMap<String, HashMap<String, Arc<TypeEntry>>>,
+    types: FastMap<String, FastMap<String, Arc<TypeEntry>>>,
     device_count: usize,
 }
 

@@ -136,6 +136,11 @@ impl PasswordArgs {
     }
 }
 
+// Many small, short-lived allocations per message (decoded payloads, rows, acknowledgements):
+// mimalloc serves them from thread-local pages where glibc malloc took its slow paths.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
