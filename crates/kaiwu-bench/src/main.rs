@@ -2,8 +2,9 @@
 
 use clap::Parser;
 
-// The load generator shares the machine with the system it measures: the same allocator as
-// `kaiwu` keeps its own cost down for every peer alike.
+// The product's allocator: storage ingest and queries run Kaiwu's engine inside this process, so
+// it must allocate as `kaiwu` does; the load generators, which share the machine with whatever
+// they measure, get cheaper for every peer alike.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
